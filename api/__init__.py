@@ -1,0 +1,1 @@
+"""The HTTP interface (JSON API and pages) and the command line."""

@@ -1,0 +1,138 @@
+"""The `microcred` command line."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import Engine
+
+from plumbing.database import get_engine, is_sqlite, read_session, write_session
+from plumbing.migrate import upgrade
+from plumbing.settings import get_settings
+from workflow import audit
+from workflow.accounts import add_department, add_user, issue_token
+from workflow.errors import WorkflowError
+from workflow.machine import mermaid
+from workflow.models import DepartmentCreate, Role
+
+
+def _engine() -> Engine:
+    return get_engine(get_settings().database_url)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    engine = _engine()
+    if is_sqlite(engine):
+        # The embedded default looks after its own schema; PostgreSQL deployments run `db upgrade`.
+        upgrade(engine)
+    if args.demo:
+        from api.demo import seed
+
+        with write_session(engine) as session:
+            print(seed(session, f"http://{args.host}:{args.port}"))
+    print(f"microcred on http://{args.host}:{args.port} (database {settings.database_url})")
+    uvicorn.run(create_app(settings, engine), host=args.host, port=args.port,
+                log_level="info", proxy_headers=True)
+    return 0
+
+
+def db_upgrade(_args: argparse.Namespace) -> int:
+    upgrade(_engine())
+    print("database schema is up to date")
+    return 0
+
+
+def users_add(args: argparse.Namespace) -> int:
+    roles = [Role(r) for value in args.role for r in value.split(",")]
+    with write_session(_engine()) as session:
+        user = add_user(session, args.email, args.name, roles, args.department)
+        token = issue_token(session, user, label="cli")
+    where = f" in {args.department}" if args.department else ""
+    print(f"user {user.email} ({user.name}): {', '.join(roles)}{where}")
+    print(token)
+    return 0
+
+
+def departments_add(args: argparse.Namespace) -> int:
+    with write_session(_engine()) as session:
+        department = add_department(session, DepartmentCreate(code=args.code, name=args.name))
+    print(f"department {department.code}: {department.name}")
+    return 0
+
+
+def audit_verify(_args: argparse.Namespace) -> int:
+    with read_session(_engine()) as session:
+        result = audit.verify(session)
+    if result.ok:
+        print(f"audit chain intact: {result.entries} entries")
+        return 0
+    bad = result.first_bad or {}
+    print(f"audit chain BROKEN at entry {bad.get('seq')}: {bad.get('reason')} "
+          f"({result.entries} entries before it verify)")
+    return 1
+
+
+def diagram(_args: argparse.Namespace) -> int:
+    print(mermaid(), end="")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="microcred", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="run the whole service in one process")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--demo", action="store_true", help="seed demo departments, users, proposals")
+    p.set_defaults(run=serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="apply the schema migrations").set_defaults(run=db_upgrade)
+
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="users", required=True)
+    p = users.add_parser("add", help="add a user (or roles to one) and print an API token")
+    p.add_argument("email")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, action="append",
+                   help="submitter, department_lead, coordinator, reviewer or admin; repeatable")
+    p.add_argument("--department", help="department code, for submitter and department_lead")
+    p.set_defaults(run=users_add)
+
+    departments = commands.add_parser("departments", help="manage departments").add_subparsers(
+        dest="departments", required=True)
+    p = departments.add_parser("add", help="add a department")
+    p.add_argument("code")
+    p.add_argument("--name", required=True)
+    p.set_defaults(run=departments_add)
+
+    audit_cmd = commands.add_parser("audit", help="the audit chain").add_subparsers(
+        dest="audit", required=True)
+    audit_cmd.add_parser("verify", help="check every link of the chain").set_defaults(
+        run=audit_verify)
+
+    commands.add_parser("diagram", help="print the state machine as Mermaid").set_defaults(
+        run=diagram)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except (WorkflowError, ValueError) as error:
+        detail = error.detail if isinstance(error, WorkflowError) else error
+        print(f"microcred: {detail}", file=sys.stderr)
+        return 2
+    return code
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

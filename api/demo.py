@@ -1,0 +1,90 @@
+"""Demo data for `microcred serve --demo`: departments, people and proposals in several states."""
+
+from sqlmodel import Session, select
+
+from workflow import service
+from workflow.accounts import add_department, add_user, issue_token
+from workflow.models import Channel, DepartmentCreate, ProposalCreate, Role, User
+
+DEPARTMENTS = [("CS", "Computer Science"), ("NURS", "Nursing")]
+
+PEOPLE: list[tuple[str, str, list[Role], str | None]] = [
+    ("alice@arizona.edu", "Alice Ahn", [Role.SUBMITTER], "CS"),
+    ("bob@arizona.edu", "Bob Baca", [Role.DEPARTMENT_LEAD], "CS"),
+    ("nina@arizona.edu", "Nina Ortiz", [Role.SUBMITTER], "NURS"),
+    ("nora@arizona.edu", "Nora Begay", [Role.DEPARTMENT_LEAD], "NURS"),
+    ("badge@arizona.edu", "Carol Chen (badge office)", [Role.COORDINATOR], None),
+    ("rita@arizona.edu", "Rita Reyes", [Role.REVIEWER], None),
+    ("ravi@arizona.edu", "Ravi Rao", [Role.REVIEWER], None),
+    ("adam@arizona.edu", "Adam Admin", [Role.ADMIN], None),
+]
+
+
+def sample_proposal(title: str, department: str, **overrides: object) -> ProposalCreate:
+    """A complete proposal that passes the pre-screen."""
+    fields: dict[str, object] = {
+        "title": title,
+        "department": department,
+        "summary": f"{title}: a short, focused program that ends in an Open Badge.",
+        "level": "undergraduate",
+        "credit_bearing": True,
+        "credits": 9,
+        "modality": "hybrid",
+        "target_audience": "Undergraduates and working professionals",
+        "learning_outcomes": [
+            "Analyze a data set and communicate the findings to a lay audience",
+            "Design a reproducible analysis pipeline",
+            "Evaluate the ethical implications of a data-driven decision",
+        ],
+        "competencies": ["critical_thinking", "communication"],
+        "requirements": "Three courses of three credits each, completed with a B or better.",
+        "assessment": "A capstone project scored by two faculty against a published rubric.",
+        "evidence": "The capstone report and a recorded presentation.",
+        "workforce_need": "Regional employers report unfilled analyst roles every quarter.",
+        "partners": ["Tucson Data Alliance"],
+    }
+    fields.update(overrides)
+    return ProposalCreate.model_validate(fields)
+
+
+def seed(session: Session, base_url: str) -> str:
+    """Seed once (idempotent), issue fresh tokens, and say how to sign in."""
+    if session.exec(select(User).where(User.email == PEOPLE[0][0])).first() is None:
+        _seed_fresh(session)
+    lines = ["Demo users (use a token as `Authorization: Bearer <token>`):"]
+    for email, _name, roles, department in PEOPLE:
+        user = session.exec(select(User).where(User.email == email)).one()
+        token = issue_token(session, user, label="demo")
+        where = f" {department}" if department else ""
+        lines.append(f"  {', '.join(roles)}{where:6} {email:22} {token}")
+    lines.append(f"Try: curl -H 'Authorization: Bearer <token>' {base_url}/api/proposals")
+    return "\n".join(lines)
+
+
+def _seed_fresh(session: Session) -> None:
+    for code, name in DEPARTMENTS:
+        add_department(session, DepartmentCreate(code=code, name=name))
+    people = {}
+    for email, name, roles, department in PEOPLE:
+        people[email] = add_user(session, email, name, roles, department)
+    alice, bob = people["alice@arizona.edu"], people["bob@arizona.edu"]
+    nina, nora = people["nina@arizona.edu"], people["nora@arizona.edu"]
+    api = Channel.SYSTEM
+
+    service.create_proposal(session, sample_proposal("Applied Data Storytelling", "CS"), alice, api)
+    waiting = service.create_proposal(
+        session, sample_proposal("Cloud Infrastructure Foundations", "CS"), alice, api)
+    service.apply(session, waiting.id or 0, "submit", alice, api)
+    in_rubric = service.create_proposal(
+        session, sample_proposal("Clinical Informatics Essentials", "NURS", level="professional"),
+        nina, api)
+    service.apply(session, in_rubric.id or 0, "submit", nina, api)
+    service.apply(session, in_rubric.id or 0, "approve", nora, api)
+    returned = service.create_proposal(
+        session, sample_proposal("Secure Software Practices", "CS"), alice, api)
+    service.apply(session, returned.id or 0, "submit", alice, api)
+    service.apply(session, returned.id or 0, "return", bob, api,
+                  comment="Please name the employer partners who asked for this.")
+    withdrawn = service.create_proposal(
+        session, sample_proposal("Telehealth Communication", "NURS"), nina, api)
+    service.apply(session, withdrawn.id or 0, "withdraw", nina, api)

@@ -1,0 +1,41 @@
+"""Map the door's refusals and database trouble to HTTP answers."""
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    Conflict: status.HTTP_409_CONFLICT,
+    Unprocessable: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+def status_for(error: WorkflowError) -> int:
+    for kind, code in STATUS.items():
+        if isinstance(error, kind):
+            return code
+    return status.HTTP_400_BAD_REQUEST
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(WorkflowError)
+    async def workflow_error(_request: Request, error: WorkflowError) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=status_for(error))
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_request: Request, error: DBAPIError) -> JSONResponse:
+        # Busy past the timeout, or the server went away: the client may simply retry.
+        log.warning("database unavailable: %s", error.orig)
+        return JSONResponse(
+            {"detail": "the database is busy or unavailable; retry shortly"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "2"},
+        )

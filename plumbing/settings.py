@@ -1,0 +1,34 @@
+"""Settings from MICROCRED_* environment variables and a .env file."""
+
+from functools import lru_cache
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MICROCRED_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./microcred.db"
+    secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "Micro-credentials <microcred@localhost>"
+    badge_office_email: str = "badge@arizona.edu"
+    inbound_secret: SecretStr | None = None
+    reply_domain: str = "localhost"
+    # SQLite waits this long for the write lock before answering 503.
+    sqlite_busy_timeout_ms: int = 30_000
+    database_pool_size: int = 10
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Read the settings once; tests clear this cache or override the dependency."""
+    return Settings()

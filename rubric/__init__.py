@@ -1,0 +1,1 @@
+"""Rubric definitions, scoring and the pre-screen checks; pure, no database code."""

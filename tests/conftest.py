@@ -1,0 +1,176 @@
+"""Fixtures: each database test runs on SQLite and on the real PostgreSQL, in a clean database.
+
+PostgreSQL comes from MICROCRED_TEST_POSTGRES_URL (`.ci/run` starts one and sets it).
+Without it the PostgreSQL half skips locally and fails under CI=true.
+"""
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from api.app import create_app
+from api.demo import sample_proposal
+from plumbing.database import build_engine
+from plumbing.migrate import upgrade
+from plumbing.settings import Settings
+from workflow import service
+from workflow.accounts import add_department, add_user, issue_token
+from workflow.models import Channel, DepartmentCreate, Proposal, Role, User
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("MICROCRED_TEST_POSTGRES_URL")
+TABLES_TO_EMPTY = "audit_entry, proposal, api_token, role_grant, app_user, department"
+
+
+def need_postgres() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if IN_CI:
+        pytest.fail("CI=true but MICROCRED_TEST_POSTGRES_URL is not set: PostgreSQL is required")
+    pytest.skip("no PostgreSQL here (set MICROCRED_TEST_POSTGRES_URL)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = build_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    url = make_url(need_postgres())
+    name = f"microcred_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = build_engine(url.set(database=name).render_as_string(hide_password=False),
+                          pool_size=25)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(engine: Engine) -> None:
+    with engine.begin() as conn:
+        # Replica mode skips the append-only triggers, for this cleanup only.
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text(f"TRUNCATE {TABLES_TO_EMPTY} RESTART IDENTITY CASCADE"))
+        conn.execute(text("UPDATE audit_head SET last_seq = 0, last_hash = repeat('0', 64)"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        path = tmp_path / "microcred.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        sqlite = build_engine(f"sqlite:///{path}", pool_size=25)
+        yield sqlite
+        sqlite.dispose()
+    else:
+        postgres: Engine = request.getfixturevalue("postgres_engine")
+        _empty_postgres(postgres)
+        yield postgres
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(_env_file=None, database_url="sqlite://", secret_key="test-secret")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, engine)) as test_client:
+        yield test_client
+
+
+@dataclass
+class Person:
+    user: User
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+
+@dataclass
+class World:
+    """Two departments and one person in every position a test needs."""
+
+    owner: Person
+    co_author: Person
+    colleague: Person  # another submitter in the owner's department
+    lead: Person  # lead of the owner's department
+    other_lead: Person  # lead of another department
+    outsider: Person  # submitter in another department
+    coordinator: Person
+    reviewer: Person
+    admin: Person
+    session: Session
+
+    def proposal(self, title: str = "Applied Data Storytelling", **fields: object) -> Proposal:
+        data = sample_proposal(title, "CS", co_authors=[self.co_author.email], **fields)
+        return service.create_proposal(self.session, data, self.owner.user, Channel.API)
+
+    def fire(self, proposal: Proposal, trigger: str, who: Person, comment: str | None = None
+             ) -> Proposal:
+        return service.apply(self.session, proposal.id or 0, trigger, who.user, Channel.API,
+                             comment=comment)
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    add_department(session, DepartmentCreate(code="CS", name="Computer Science"))
+    add_department(session, DepartmentCreate(code="MATH", name="Mathematics"))
+
+    def person(email: str, roles: list[Role], department: str | None = None) -> Person:
+        user = add_user(session, email, email.split("@")[0].title(), roles, department)
+        return Person(user, issue_token(session, user))
+
+    return World(
+        owner=person("owner@arizona.edu", [Role.SUBMITTER], "CS"),
+        co_author=person("coauthor@arizona.edu", [Role.SUBMITTER], "CS"),
+        colleague=person("colleague@arizona.edu", [Role.SUBMITTER], "CS"),
+        lead=person("lead@arizona.edu", [Role.DEPARTMENT_LEAD], "CS"),
+        other_lead=person("mathlead@arizona.edu", [Role.DEPARTMENT_LEAD], "MATH"),
+        outsider=person("mathsub@arizona.edu", [Role.SUBMITTER], "MATH"),
+        coordinator=person("badge@arizona.edu", [Role.COORDINATOR], None),
+        reviewer=person("reviewer@arizona.edu", [Role.REVIEWER], None),
+        admin=person("admin@arizona.edu", [Role.ADMIN], None),
+        session=session,
+    )
+
+
+def force_state(engine: Engine, proposal_id: int, state: str,
+                returned_from: str | None = None) -> None:
+    """Put a proposal in a state for a test's setup, around the door (test use only)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE proposal SET state = :s, returned_from = :r WHERE id = :i"),
+            {"s": state, "r": returned_from, "i": proposal_id},
+        )

@@ -1,0 +1,1 @@
+"""The proposal workflow: states, the transition table, the door, the audit chain."""

@@ -1,0 +1,121 @@
+"""Who a user is to a proposal, and what that lets them see and fire."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, String, cast, or_
+from sqlmodel import Session, col, select
+
+from workflow.machine import STAGE_APPROVER, State, Transition, Who
+from workflow.models import Proposal, Role, RoleGrant, User
+
+
+@dataclass(frozen=True)
+class Grants:
+    """A user's roles: global ones, and department ones by department id."""
+
+    user: User
+    global_roles: frozenset[Role]
+    department_roles: frozenset[tuple[Role, int]]
+
+    @property
+    def departments(self) -> frozenset[int]:
+        return frozenset(dept for _, dept in self.department_roles)
+
+    def has(self, role: Role) -> bool:
+        return role in self.global_roles
+
+    def leads(self, department_id: int) -> bool:
+        return (Role.DEPARTMENT_LEAD, department_id) in self.department_roles
+
+    def member_of(self, department_id: int) -> bool:
+        return department_id in self.departments
+
+
+def grants_of(session: Session, user: User) -> Grants:
+    rows = session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()
+    global_roles: set[Role] = set()
+    department_roles: set[tuple[Role, int]] = set()
+    for row in rows:
+        if row.department_id is None:
+            global_roles.add(Role(row.role))
+        else:
+            department_roles.add((Role(row.role), row.department_id))
+    return Grants(user, frozenset(global_roles), frozenset(department_roles))
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One user's relation to one proposal."""
+
+    grants: Grants
+    is_owner: bool
+    is_co_author: bool
+    department_id: int
+
+    @property
+    def authors(self) -> bool:
+        return self.is_owner or self.is_co_author
+
+
+def standing(grants: Grants, proposal: Proposal) -> Standing:
+    return Standing(
+        grants=grants,
+        is_owner=proposal.owner_id == grants.user.id,
+        is_co_author=grants.user.email.lower() in {a.lower() for a in proposal.co_authors},
+        department_id=proposal.department_id,
+    )
+
+
+def can_view(who: Standing, state: State) -> bool:
+    """A draft is its authors' own until submitted; after that any signed-in user may read it."""
+    return who.authors or state is not State.DRAFT
+
+
+def visible_clause(grants: Grants) -> ColumnElement[bool]:
+    """The SQL form of can_view, for lists."""
+    return or_(
+        col(Proposal.state) != State.DRAFT.value,
+        col(Proposal.owner_id) == grants.user.id,
+        co_authored_by(grants.user.email),
+    )
+
+
+def co_authored_by(email: str) -> ColumnElement[bool]:
+    """Match the JSON list of co-authors as text: portable across SQLite and PostgreSQL."""
+    escaped = email.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return cast(Proposal.co_authors, String).like(f'%"{escaped}"%', escape="\\")
+
+
+def acting_role(row: Transition, state: State) -> Who:
+    return STAGE_APPROVER[state] if row.who is Who.STAGE_APPROVER else row.who
+
+
+def permission_problem(row: Transition, state: State, who: Standing) -> str | None:
+    """Why this user may not fire this row from this state, or None when they may."""
+    role = acting_role(row, state)
+    if role is Who.OWNER:
+        return None if who.is_owner else "only the proposal's owner can do this"
+    if role is Who.DEPARTMENT_LEAD:
+        if not who.grants.leads(who.department_id):
+            return "only a lead of the proposal's department can do this"
+    elif role is Who.COORDINATOR:
+        if not who.grants.has(Role.COORDINATOR):
+            return "only the coordinator can do this"
+    if who.authors:
+        return "separation of duties: you cannot act as approver on a proposal you own or co-author"
+    return None
+
+
+def role_name(row: Transition, state: State) -> str:
+    role = acting_role(row, state)
+    return "submitter" if role is Who.OWNER else role.value
+
+
+def best_role(grants: Grants, candidates: Iterable[str]) -> str | None:
+    """A role to record for a refused attempt: the one they claimed, if they hold it."""
+    names = {r.value for r in grants.global_roles} | {r.value for r, _ in grants.department_roles}
+    for name in candidates:
+        if name in names:
+            return name
+    return None

@@ -1,0 +1,114 @@
+"""The audit chain: append-only entries, each hashing its predecessor."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from workflow.models import AuditEntry, AuditHead, User, as_utc, utcnow
+
+GENESIS_HASH = "0" * 64
+HASHED_FIELDS = (
+    "seq", "at", "actor_id", "actor_email", "role", "channel", "action", "outcome",
+    "from_state", "to_state", "proposal_id", "version", "detail", "prev_hash",
+)  # fmt: skip
+
+
+def _canonical_time(moment: datetime) -> str:
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over a canonical JSON encoding of the entry and its predecessor's hash."""
+    fields: dict[str, Any] = {name: getattr(entry, name) for name in HASHED_FIELDS}
+    fields["at"] = _canonical_time(entry.at)
+    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    actor: User | None,
+    role: str | None,
+    channel: str,
+    action: str,
+    outcome: str = "accepted",
+    from_state: str | None = None,
+    to_state: str | None = None,
+    proposal_id: int | None = None,
+    version: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add one entry to the chain inside the caller's transaction (the caller commits)."""
+    # The head row lock serialises appenders on PostgreSQL; SQLite's BEGIN IMMEDIATE already has.
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    entry = AuditEntry(
+        seq=head.last_seq + 1,
+        at=utcnow(),
+        actor_id=actor.id if actor else None,
+        actor_email=actor.email if actor else None,
+        role=role,
+        channel=str(channel),
+        action=action,
+        outcome=outcome,
+        from_state=from_state,
+        to_state=to_state,
+        proposal_id=proposal_id,
+        version=version,
+        detail=json.loads(json.dumps(detail or {}, default=str)),
+        prev_hash=head.last_hash,
+        hash="",
+    )
+    entry.hash = entry_hash(entry)
+    head.last_seq = entry.seq
+    head.last_hash = entry.hash
+    session.add(entry)
+    session.add(head)
+    return entry
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    entries: int
+    first_bad: dict[str, Any] | None
+
+
+def verify(session: Session, batch: int = 2000) -> Verification:
+    """Walk the whole chain in order and name the first entry that does not fit."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    last_seq = 0
+    while True:
+        rows = session.exec(
+            select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(col(AuditEntry.seq))
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for entry in rows:
+            problem = None
+            if entry.seq != expected_seq:
+                problem = f"entry {expected_seq} is missing"
+            elif entry.prev_hash != expected_prev:
+                problem = "its prev_hash does not match the entry before it"
+            elif entry_hash(entry) != entry.hash:
+                problem = "its contents do not match its hash"
+            if problem:
+                return Verification(False, count, {"seq": entry.seq, "id": entry.id,
+                                                   "reason": problem})
+            count += 1
+            expected_prev = entry.hash
+            expected_seq += 1
+            last_seq = entry.seq
+        session.expunge_all()
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.last_seq != last_seq or head.last_hash != expected_prev):
+        return Verification(False, count, {"seq": head.last_seq, "id": None,
+                                           "reason": "entries after the last one are missing"})
+    return Verification(True, count, None)

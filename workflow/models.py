@@ -1,0 +1,340 @@
+"""Tables and API shapes: departments, users, proposals, the audit chain."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, ConfigDict, StringConstraints
+from sqlalchemy import JSON, Column, DateTime, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Read a stored time as UTC (SQLite hands back naive datetimes)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def Timestamp(**kwargs: Any) -> Any:  # noqa: N802 - reads as a column type
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
+
+
+class Role(StrEnum):
+    SUBMITTER = "submitter"
+    DEPARTMENT_LEAD = "department_lead"
+    COORDINATOR = "coordinator"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+
+DEPARTMENT_ROLES = frozenset({Role.SUBMITTER, Role.DEPARTMENT_LEAD})
+
+
+class Level(StrEnum):
+    UNDERGRADUATE = "undergraduate"
+    GRADUATE = "graduate"
+    PROFESSIONAL = "professional"
+    NON_DEGREE = "non_degree"
+
+
+class Modality(StrEnum):
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+    HYBRID = "hybrid"
+
+
+class Competency(StrEnum):
+    """NACE career readiness competencies."""
+
+    CAREER_AND_SELF_DEVELOPMENT = "career_and_self_development"
+    COMMUNICATION = "communication"
+    CRITICAL_THINKING = "critical_thinking"
+    EQUITY_AND_INCLUSION = "equity_and_inclusion"
+    LEADERSHIP = "leadership"
+    PROFESSIONALISM = "professionalism"
+    TEAMWORK = "teamwork"
+    TECHNOLOGY = "technology"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    API = "api"
+    EMAIL_LINK = "email_link"
+    EMAIL_REPLY = "email_reply"
+    SYSTEM = "system"
+
+
+def _lower_email(value: str) -> str:
+    value = value.strip().lower()
+    local, at, domain = value.partition("@")
+    if not at or not local or "." not in domain or " " in value:
+        raise ValueError("not an email address")
+    return value
+
+
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_lower_email)]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+ShortText = Annotated[str, StringConstraints(max_length=2000)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+]
+
+
+# --- departments and users -------------------------------------------------
+
+
+class DepartmentCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    code: Code
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Department(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = Timestamp()
+
+
+class DepartmentPublic(SQLModel):
+    code: str
+    name: str
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(max_length=200)
+    is_active: bool = True
+    created_at: datetime = Timestamp()
+
+
+class RoleGrant(SQLModel, table=True):
+    """One role of a user; department roles name their department."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (UniqueConstraint("user_id", "role", "department_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    role: str = Field(max_length=32)
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token, kept only as its SHA-256."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = Timestamp()
+
+
+class RolePublic(SQLModel):
+    role: Role
+    department: str | None = None
+
+
+class UserPublic(SQLModel):
+    id: int
+    email: str
+    name: str
+
+
+class Me(UserPublic):
+    roles: list[RolePublic]
+    departments: list[str]
+
+
+# --- proposals -------------------------------------------------------------
+
+
+class ProposalFields(SQLModel):
+    """The fields a submitter writes (SPEC section 5), with their limits."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    summary: LongText = Field(default="", sa_type=String(10_000))
+    level: Level | None = Field(default=None, sa_type=String(32))
+    credit_bearing: bool = False
+    credits: float | None = Field(default=None, ge=0, le=60)
+    hours: float | None = Field(default=None, ge=0, le=2000)
+    modality: Modality | None = Field(default=None, sa_type=String(32))
+    target_audience: ShortText = Field(default="", sa_type=String(2000))
+    learning_outcomes: list[Line] = Field(default_factory=list, max_length=30, sa_type=JSON)
+    competencies: list[Competency] = Field(default_factory=list, max_length=8, sa_type=JSON)
+    requirements: LongText = Field(default="", sa_type=String(10_000))
+    assessment: LongText = Field(default="", sa_type=String(10_000))
+    evidence: LongText = Field(default="", sa_type=String(10_000))
+    prerequisites: list[Line] = Field(default_factory=list, max_length=30, sa_type=JSON)
+    stacks_into: list[Line] = Field(default_factory=list, max_length=30, sa_type=JSON)
+    workforce_need: LongText = Field(default="", sa_type=String(10_000))
+    partners: list[Line] = Field(default_factory=list, max_length=50, sa_type=JSON)
+    expiration_months: int | None = Field(default=None, ge=1, le=240)
+    co_authors: list[Email] = Field(default_factory=list, max_length=20, sa_type=JSON)
+    predecessor_id: int | None = Field(default=None)
+
+
+EDITABLE_FIELDS: tuple[str, ...] = tuple(ProposalFields.model_fields)
+
+
+class ProposalCreate(ProposalFields):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    department: Code
+
+
+class ProposalUpdate(SQLModel):
+    """A partial edit; `state` is deliberately absent, it only changes through the door."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    version: int | None = None
+    title: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    summary: LongText | None = None
+    level: Level | None = None
+    credit_bearing: bool | None = None
+    credits: float | None = Field(default=None, ge=0, le=60)
+    hours: float | None = Field(default=None, ge=0, le=2000)
+    modality: Modality | None = None
+    target_audience: ShortText | None = None
+    learning_outcomes: list[Line] | None = Field(default=None, max_length=30)
+    competencies: list[Competency] | None = Field(default=None, max_length=8)
+    requirements: LongText | None = None
+    assessment: LongText | None = None
+    evidence: LongText | None = None
+    prerequisites: list[Line] | None = Field(default=None, max_length=30)
+    stacks_into: list[Line] | None = Field(default=None, max_length=30)
+    workforce_need: LongText | None = None
+    partners: list[Line] | None = Field(default=None, max_length=50)
+    expiration_months: int | None = Field(default=None, ge=1, le=240)
+    co_authors: list[Email] | None = Field(default=None, max_length=20)
+    predecessor_id: int | None = None
+
+
+class Proposal(ProposalFields, table=True):
+    __table_args__ = (
+        Index("ix_proposal_state_id", "state", "id"),
+        Index("ix_proposal_department_id_id", "department_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    department_id: int = Field(foreign_key="department.id")
+    owner_id: int = Field(foreign_key="app_user.id", index=True)
+    state: str = Field(default="draft", max_length=32)
+    version: int = 1
+    # The review stage that returned it, so resubmit goes back there.
+    returned_from: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Timestamp()
+    updated_at: datetime = Timestamp()
+
+
+class ProposalPublic(ProposalFields):
+    id: int
+    state: str
+    version: int
+    owner: UserPublic
+    department: str
+    returned_from: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProposalPage(SQLModel):
+    items: list[ProposalPublic]
+    next_cursor: str | None
+
+
+class TriggerRequest(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    comment: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    version: int | None = None
+
+
+class AvailableAction(SQLModel):
+    trigger: str
+    to_state: str
+    comment_required: bool
+    ready: bool
+    unmet: list[str]
+
+
+class PrescreenCheck(SQLModel):
+    code: str
+    severity: str
+    message: str
+    field: str | None
+
+
+# --- the audit chain -------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    """One append-only link of the hash chain; the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_proposal_seq", "proposal_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)
+    at: datetime = Field(sa_type=DateTime(timezone=True))
+    actor_id: int | None = Field(default=None)
+    actor_email: str | None = Field(default=None, max_length=254)
+    role: str | None = Field(default=None, max_length=32)
+    channel: str = Field(max_length=16)
+    action: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str | None = Field(default=None, max_length=32)
+    proposal_id: int | None = Field(default=None)
+    version: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's newest link, so appending reads one row instead of scanning."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    last_hash: str = Field(max_length=64)
+
+
+class AuditEntryPublic(SQLModel):
+    seq: int
+    at: datetime
+    actor: str | None
+    role: str | None
+    channel: str
+    action: str
+    outcome: str
+    from_state: str | None
+    to_state: str | None
+    version: int | None
+    detail: dict[str, Any]
+    hash: str
+
+
+class AuditVerification(SQLModel):
+    ok: bool
+    entries: int
+    first_bad: dict[str, Any] | None

@@ -1,0 +1,101 @@
+"""Reading proposals and their history for callers."""
+
+import base64
+import binascii
+from collections.abc import Sequence
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from workflow.access import Grants, co_authored_by, visible_clause
+from workflow.errors import Unprocessable
+from workflow.models import (
+    AuditEntry,
+    AuditEntryPublic,
+    Department,
+    Proposal,
+    ProposalPage,
+    ProposalPublic,
+    User,
+    UserPublic,
+    as_utc,
+)
+
+
+def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPublic]:
+    """Proposals with their owners and department codes, in two queries however many."""
+    owner_ids = {p.owner_id for p in proposals}
+    department_ids = {p.department_id for p in proposals}
+    owners = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))}
+    codes = {d.id: d.code for d in
+             session.exec(select(Department).where(col(Department.id).in_(department_ids)))}
+    result = []
+    for p in proposals:
+        owner = owners[p.owner_id]
+        result.append(ProposalPublic.model_validate({
+            **p.model_dump(),
+            "owner": UserPublic(id=owner.id or 0, email=owner.email, name=owner.name),
+            "department": codes[p.department_id],
+            "created_at": as_utc(p.created_at),
+            "updated_at": as_utc(p.updated_at),
+        }))
+    return result
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"p{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("p"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise Unprocessable([{"loc": ["query", "cursor"], "msg": "not a cursor from this API",
+                              "type": "value_error"}]) from error
+
+
+def list_proposals(
+    session: Session,
+    grants: Grants,
+    *,
+    state: str | None = None,
+    department: str | None = None,
+    mine: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> ProposalPage:
+    """Newest first, keyset-paginated on id so any page costs the same."""
+    query = select(Proposal).where(visible_clause(grants))
+    if state:
+        query = query.where(Proposal.state == state)
+    if department:
+        query = query.join(Department, Department.id == Proposal.department_id)  # type: ignore[arg-type]
+        query = query.where(Department.code == department)
+    if mine:
+        query = query.where(
+            or_(col(Proposal.owner_id) == grants.user.id, co_authored_by(grants.user.email))
+        )
+    if cursor:
+        query = query.where(col(Proposal.id) < decode_cursor(cursor))
+    rows = session.exec(query.order_by(col(Proposal.id).desc()).limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].id or 0) if len(rows) > limit else None
+    return ProposalPage(items=present(session, page), next_cursor=next_cursor)
+
+
+def history(session: Session, proposal_id: int) -> list[AuditEntryPublic]:
+    entries = session.exec(
+        select(AuditEntry).where(AuditEntry.proposal_id == proposal_id)
+        .order_by(col(AuditEntry.seq))
+    ).all()
+    return [
+        AuditEntryPublic(
+            seq=e.seq, at=as_utc(e.at), actor=e.actor_email, role=e.role, channel=e.channel,
+            action=e.action, outcome=e.outcome, from_state=e.from_state, to_state=e.to_state,
+            version=e.version, detail=e.detail, hash=e.hash,
+        )
+        for e in entries
+    ]

@@ -1,0 +1,335 @@
+"""The one door through which every proposal is created, edited and moved.
+
+Each function checks (access, state, version, requirements), then changes,
+audits and commits once. A refusal rolls back whatever was begun and commits
+only its own audit entry.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from rubric.checks import errors as check_errors
+from rubric.checks import prescreen
+from workflow import audit
+from workflow.access import (
+    Grants,
+    Standing,
+    best_role,
+    can_view,
+    grants_of,
+    permission_problem,
+    role_name,
+    standing,
+)
+from workflow.errors import Conflict, Forbidden, NotFound, UnknownTrigger, Unprocessable
+from workflow.machine import (
+    GUARDS,
+    TRIGGERS,
+    Facts,
+    Requirement,
+    State,
+    Transition,
+    fire,
+    route,
+    rows_for,
+    unmet_reason,
+)
+from workflow.models import (
+    DEPARTMENT_ROLES,
+    EDITABLE_FIELDS,
+    AvailableAction,
+    Channel,
+    Department,
+    Proposal,
+    ProposalCreate,
+    ProposalUpdate,
+    User,
+    utcnow,
+)
+
+EDITABLE_STATES = frozenset({State.DRAFT, State.RETURNED})
+
+
+@dataclass(frozen=True)
+class TransitionApplied:
+    """What happened, for listeners that write their own rows in the same transaction."""
+
+    proposal_id: int
+    trigger: str
+    from_state: State
+    to_state: State
+    actor_id: int
+    channel: str
+    comment: str | None
+    version: int
+    at: datetime
+
+
+TransitionListener = Callable[[Session, Proposal, TransitionApplied], None]
+# Notifications registers here to put its outbox rows into the transition's transaction.
+transition_listeners: list[TransitionListener] = []
+
+
+def _locked(session: Session, proposal_id: int) -> Proposal:
+    proposal = session.exec(
+        select(Proposal).where(Proposal.id == proposal_id).with_for_update()
+    ).first()
+    if proposal is None:
+        raise NotFound("no such proposal")
+    return proposal
+
+
+def gather_facts(
+    proposal: Proposal, requires: tuple[Requirement, ...], comment: str | None
+) -> Facts:
+    """Collect only the data the requirements at hand need."""
+    prescreen_errors: tuple[str, ...] = ()
+    if Requirement.PRESCREEN_CLEAN in requires:
+        prescreen_errors = tuple(c.message for c in check_errors(prescreen(proposal)))
+    return Facts(
+        returned_from=State(proposal.returned_from) if proposal.returned_from else None,
+        prescreen_errors=prescreen_errors,
+        comment=comment,
+    )
+
+
+def _refuse(
+    session: Session,
+    error: Exception,
+    *,
+    actor: User,
+    role: str | None,
+    channel: str,
+    action: str,
+    proposal_id: int,
+    from_state: str | None,
+    version: int | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Undo what was begun and record only the refusal."""
+    session.rollback()
+    audit.append(
+        session, actor=actor, role=role, channel=channel, action=action, outcome="refused",
+        from_state=from_state, proposal_id=proposal_id, version=version,
+        detail={"reason": str(error), "status": type(error).__name__, **(detail or {})},
+    )
+    session.commit()
+
+
+def apply(
+    session: Session,
+    proposal_id: int,
+    trigger: str,
+    actor: User,
+    via: str | Channel,
+    comment: str | None = None,
+    version: int | None = None,
+) -> Proposal:
+    """Fire a trigger on a proposal: check, change, audit and commit once."""
+    if trigger not in TRIGGERS:
+        raise UnknownTrigger(f"unknown action {trigger!r}")
+    channel = str(via)
+    comment = comment.strip() if comment and comment.strip() else None
+    proposal = _locked(session, proposal_id)
+    grants = grants_of(session, actor)
+    who = standing(grants, proposal)
+    state = State(proposal.state)
+    row: Transition | None = None
+    try:
+        row = _check_transition(proposal, trigger, who, state, version, comment)
+        facts = gather_facts(proposal, row.requires, comment)
+        unmet = [unmet_reason(r, facts) for r in row.requires if not GUARDS[r](facts)]
+        if unmet:
+            raise Unprocessable("; ".join(unmet))
+    except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:
+        role = role_name(row, state) if row else best_role(grants, _claimable_roles(trigger, state))
+        _refuse(session, refusal, actor=actor, role=role, channel=channel, action=trigger,
+                proposal_id=proposal_id, from_state=state.value, version=proposal.version,
+                detail={"comment": comment} if comment else None)
+        raise
+
+    new_state = fire(trigger, state, facts)
+    now = utcnow()
+    proposal.state = new_state.value
+    proposal.returned_from = state.value if new_state is State.RETURNED else None
+    proposal.version += 1
+    proposal.updated_at = now
+    session.add(proposal)
+    audit.append(
+        session, actor=actor, role=role_name(row, state), channel=channel, action=trigger,
+        from_state=state.value, to_state=new_state.value, proposal_id=proposal.id,
+        version=proposal.version, detail={"comment": comment} if comment else {},
+    )
+    event = TransitionApplied(
+        proposal_id=proposal_id, trigger=trigger, from_state=state, to_state=new_state,
+        actor_id=actor.id or 0, channel=channel, comment=comment, version=proposal.version,
+        at=now,
+    )
+    for listener in transition_listeners:
+        listener(session, proposal, event)
+    session.commit()
+    return proposal
+
+
+def _claimable_roles(trigger: str, state: State) -> list[str]:
+    return [role_name(row, s) for row in rows_for(trigger, state) for s in row.source if s == state]
+
+
+def _check_transition(
+    proposal: Proposal, trigger: str, who: Standing, state: State, version: int | None,
+    comment: str | None,
+) -> Transition:
+    if not can_view(who, state):
+        raise NotFound("no such proposal")
+    if version is not None and version != proposal.version:
+        raise Conflict(
+            f"the proposal changed since you loaded it (your version {version}, "
+            f"now {proposal.version}); reload and try again"
+        )
+    facts = Facts(returned_from=State(proposal.returned_from) if proposal.returned_from else None)
+    row = route(trigger, state, facts)
+    if row is None:
+        raise Conflict(f"cannot {trigger} a proposal in state {state.value}")
+    problem = permission_problem(row, state, who)
+    if problem:
+        raise Forbidden(problem)
+    return row
+
+
+def available_triggers(
+    session: Session, proposal: Proposal, grants: Grants
+) -> list[AvailableAction]:
+    """The triggers this user may fire now, with what each still needs."""
+    who = standing(grants, proposal)
+    state = State(proposal.state)
+    facts = Facts(returned_from=State(proposal.returned_from) if proposal.returned_from else None)
+    actions = []
+    for trigger in TRIGGERS:
+        row = route(trigger, state, facts)
+        if row is None or permission_problem(row, state, who):
+            continue
+        full = gather_facts(proposal, row.requires, comment="-")
+        unmet = [
+            unmet_reason(r, full) for r in row.requires
+            if r is not Requirement.COMMENT and not GUARDS[r](full)
+        ]
+        actions.append(
+            AvailableAction(
+                trigger=trigger, to_state=row.dest.value,
+                comment_required=Requirement.COMMENT in row.requires,
+                ready=not unmet, unmet=unmet,
+            )
+        )
+    return actions
+
+
+def visible_proposal(session: Session, proposal_id: int, grants: Grants) -> Proposal:
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None or not can_view(standing(grants, proposal), State(proposal.state)):
+        raise NotFound("no such proposal")
+    return proposal
+
+
+def create_proposal(
+    session: Session, data: ProposalCreate, actor: User, via: str | Channel
+) -> Proposal:
+    """Start a draft owned by the actor in one of their departments."""
+    department = session.exec(select(Department).where(Department.code == data.department)).first()
+    if department is None:
+        raise Unprocessable([{"loc": ["body", "department"], "msg": "unknown department",
+                              "type": "value_error"}])
+    grants = grants_of(session, actor)
+    if not any(dept == department.id for role, dept in grants.department_roles
+               if role in DEPARTMENT_ROLES):
+        raise Forbidden(f"you are not a member of department {department.code}")
+    _check_predecessor(session, data.predecessor_id)
+    proposal = Proposal(
+        **data.model_dump(exclude={"department"}),
+        department_id=department.id or 0,
+        owner_id=actor.id or 0,
+    )
+    session.add(proposal)
+    session.flush()
+    audit.append(
+        session, actor=actor, role="submitter", channel=str(via), action="create",
+        to_state=State.DRAFT.value, proposal_id=proposal.id, version=proposal.version,
+        detail={"title": proposal.title, "department": department.code},
+    )
+    session.commit()
+    return proposal
+
+
+def _check_predecessor(session: Session, predecessor_id: int | None) -> None:
+    if predecessor_id is None:
+        return
+    predecessor = session.get(Proposal, predecessor_id)
+    if predecessor is None or predecessor.state != State.PUBLISHED.value:
+        raise Unprocessable([{"loc": ["body", "predecessor_id"],
+                              "msg": "the predecessor must be a published credential",
+                              "type": "value_error"}])
+
+
+def edit_proposal(
+    session: Session, proposal_id: int, changes: ProposalUpdate, actor: User, via: str | Channel
+) -> Proposal:
+    """Apply an owner's edit in draft or returned; audit each changed field before and after."""
+    channel = str(via)
+    proposal = _locked(session, proposal_id)
+    grants = grants_of(session, actor)
+    who = standing(grants, proposal)
+    state = State(proposal.state)
+    requested = changes.model_dump(exclude_unset=True, exclude={"version"}, mode="json")
+    try:
+        if not can_view(who, state):
+            raise NotFound("no such proposal")
+        if changes.version is not None and changes.version != proposal.version:
+            raise Conflict(
+                f"the proposal changed since you loaded it (your version {changes.version}, "
+                f"now {proposal.version}); reload and try again"
+            )
+        if not who.is_owner:
+            raise Forbidden("only the proposal's owner can edit it")
+        if state not in EDITABLE_STATES:
+            raise Conflict(f"a proposal in state {state.value} cannot be edited")
+        for name in ("title",):
+            if name in requested and requested[name] is None:
+                raise Unprocessable([{"loc": ["body", name], "msg": "cannot be empty",
+                                      "type": "value_error"}])
+        if "predecessor_id" in requested:
+            _check_predecessor(session, requested["predecessor_id"])
+    except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:
+        _refuse(session, refusal, actor=actor, role="submitter", channel=channel, action="edit",
+                proposal_id=proposal_id, from_state=state.value, version=proposal.version,
+                detail={"fields": sorted(requested)})
+        raise
+
+    changed: dict[str, dict[str, Any]] = {}
+    for name, after in requested.items():
+        if name not in EDITABLE_FIELDS:
+            continue
+        before = getattr(proposal, name)
+        if before != after:
+            changed[name] = {"before": before, "after": after}
+            setattr(proposal, name, after)
+    if not changed:
+        session.rollback()
+        return proposal
+    proposal.version += 1
+    proposal.updated_at = utcnow()
+    session.add(proposal)
+    audit.append(
+        session, actor=actor, role="submitter", channel=channel, action="edit",
+        from_state=state.value, to_state=state.value, proposal_id=proposal.id,
+        version=proposal.version, detail={"changes": changed},
+    )
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise Unprocessable(str(error.orig)) from error
+    return proposal
