@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from workflow.access import Grants, co_authored_by, visible_clause
 from workflow.errors import Unprocessable
 from workflow.models import (
+    EDITABLE_FIELDS,
     AuditEntry,
     AuditEntryPublic,
     Department,
@@ -20,6 +21,8 @@ from workflow.models import (
     UserPublic,
     as_utc,
 )
+
+PUBLIC_COLUMNS = (*EDITABLE_FIELDS, "id", "state", "version", "returned_from")
 
 
 def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPublic]:
@@ -33,7 +36,7 @@ def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPub
     for p in proposals:
         owner = owners[p.owner_id]
         result.append(ProposalPublic.model_validate({
-            **p.model_dump(),
+            **{name: getattr(p, name) for name in PUBLIC_COLUMNS},
             "owner": UserPublic(id=owner.id or 0, email=owner.email, name=owner.name),
             "department": codes[p.department_id],
             "created_at": as_utc(p.created_at),

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from rubric.checks import errors as check_errors
 from rubric.checks import prescreen
@@ -29,6 +29,7 @@ from workflow.access import (
 from workflow.errors import Conflict, Forbidden, NotFound, UnknownTrigger, Unprocessable
 from workflow.machine import (
     GUARDS,
+    TRANSITIONS,
     TRIGGERS,
     Facts,
     Requirement,
@@ -42,6 +43,7 @@ from workflow.machine import (
 from workflow.models import (
     DEPARTMENT_ROLES,
     EDITABLE_FIELDS,
+    AuditEntry,
     AvailableAction,
     Channel,
     Department,
@@ -49,6 +51,7 @@ from workflow.models import (
     ProposalCreate,
     ProposalUpdate,
     User,
+    as_utc,
     utcnow,
 )
 
@@ -141,7 +144,7 @@ def apply(
     state = State(proposal.state)
     row: Transition | None = None
     try:
-        row = _check_transition(proposal, trigger, who, state, version, comment)
+        row = _check_transition(session, proposal, trigger, who, state, version, comment)
         facts = gather_facts(proposal, row.requires, comment)
         unmet = [unmet_reason(r, facts) for r in row.requires if not GUARDS[r](facts)]
         if unmet:
@@ -181,6 +184,7 @@ def _claimable_roles(trigger: str, state: State) -> list[str]:
 
 
 def _check_transition(
+    session: Session,
     proposal: Proposal, trigger: str, who: Standing, state: State, version: int | None,
     comment: str | None,
 ) -> Transition:
@@ -193,12 +197,37 @@ def _check_transition(
         )
     facts = Facts(returned_from=State(proposal.returned_from) if proposal.returned_from else None)
     row = route(trigger, state, facts)
-    if row is None:
-        raise Conflict(f"cannot {trigger} a proposal in state {state.value}")
-    problem = permission_problem(row, state, who)
-    if problem:
-        raise Forbidden(problem)
-    return row
+    if row is not None:
+        problem = permission_problem(row, state, who)
+        if problem is None:
+            return row
+        if not may_fire_elsewhere(trigger, state, who):
+            raise Forbidden(problem)
+    # The caller could do this at another stage: the proposal has moved on (or is not there yet).
+    raise Conflict(moved_on(session, proposal, trigger, state))
+
+
+def may_fire_elsewhere(trigger: str, state: State, who: Standing) -> bool:
+    return any(
+        permission_problem(row, source, who) is None
+        for row in TRANSITIONS if row.trigger == trigger
+        for source in row.source if source != state
+    )
+
+
+def moved_on(session: Session, proposal: Proposal, trigger: str, state: State) -> str:
+    """Say why the trigger cannot happen now, naming who last moved the proposal."""
+    message = f"cannot {trigger} a proposal in state {state.value}"
+    last = session.exec(
+        select(AuditEntry).where(AuditEntry.proposal_id == proposal.id,
+                                 AuditEntry.outcome == "accepted",
+                                 col(AuditEntry.to_state).is_not(None))
+        .order_by(col(AuditEntry.seq).desc()).limit(1)
+    ).first()
+    if last is not None and last.action != "create":
+        when = as_utc(last.at).strftime("%Y-%m-%d %H:%M UTC")
+        message += f": {last.actor_email} did {last.action} on {when}"
+    return message
 
 
 def available_triggers(
@@ -240,14 +269,18 @@ def create_proposal(
 ) -> Proposal:
     """Start a draft owned by the actor in one of their departments."""
     department = session.exec(select(Department).where(Department.code == data.department)).first()
-    if department is None:
-        raise Unprocessable([{"loc": ["body", "department"], "msg": "unknown department",
-                              "type": "value_error"}])
     grants = grants_of(session, actor)
-    if not any(dept == department.id for role, dept in grants.department_roles
-               if role in DEPARTMENT_ROLES):
-        raise Forbidden(f"you are not a member of department {department.code}")
-    _check_predecessor(session, data.predecessor_id)
+    try:
+        if department is None:
+            raise Unprocessable([{"loc": ["body", "department"], "msg": "unknown department",
+                                  "type": "value_error"}])
+        if not any(dept == department.id for role, dept in grants.department_roles
+                   if role in DEPARTMENT_ROLES):
+            raise Forbidden(f"you are not a member of department {department.code}")
+        _check_predecessor(session, data.predecessor_id)
+    except (Forbidden, Unprocessable):
+        session.rollback()
+        raise
     proposal = Proposal(
         **data.model_dump(exclude={"department"}),
         department_id=department.id or 0,
@@ -317,7 +350,7 @@ def edit_proposal(
             changed[name] = {"before": before, "after": after}
             setattr(proposal, name, after)
     if not changed:
-        session.rollback()
+        session.commit()  # nothing to write; ends the transaction and its lock
         return proposal
     proposal.version += 1
     proposal.updated_at = utcnow()

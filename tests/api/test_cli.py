@@ -1,0 +1,137 @@
+"""The `microcred` command line against a real database."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from api.cli import main
+from plumbing.database import get_engine
+from plumbing.settings import get_settings
+
+
+@pytest.fixture
+def cli_database(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the CLI's settings at this test's database."""
+    url = engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("MICROCRED_DATABASE_URL", url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield url
+    get_engine(url).dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_users_add_prints_the_user_and_a_working_token_last(
+    cli_database: str, capsys: pytest.CaptureFixture[str], client: object
+) -> None:
+    assert run(capsys, "db", "upgrade")[0] == 0
+    code, out, _ = run(capsys, "departments", "add", "CS", "--name", "Computer Science")
+    assert (code, out.strip()) == (0, "department CS: Computer Science")
+    code, out, _ = run(capsys, "users", "add", "Lead@Arizona.edu", "--name", "Lee Lead",
+                       "--role", "department_lead", "--role", "reviewer", "--department", "CS")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0] == "user lead@arizona.edu (Lee Lead): department_lead, reviewer in CS"
+    token = lines[-1]
+    assert re.fullmatch(r"mc_[A-Za-z0-9_-]{43}", token)
+    me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})  # type: ignore[attr-defined]
+    assert me.json()["roles"] == [{"role": "reviewer", "department": None},
+                                  {"role": "department_lead", "department": "CS"}]
+
+
+def test_department_role_without_a_department_is_refused(
+    cli_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "users", "add", "x@arizona.edu", "--name", "X", "--role",
+                       "submitter")
+    assert code == 2
+    assert "need --department" in err
+    code, _, err = run(capsys, "users", "add", "x@arizona.edu", "--name", "X", "--role",
+                       "submitter", "--department", "NOPE")
+    assert (code, "unknown department NOPE" in err) == (2, True)
+
+
+def test_audit_verify_exits_1_naming_the_first_bad_entry(
+    cli_database: str, capsys: pytest.CaptureFixture[str], engine: Engine
+) -> None:
+    run(capsys, "departments", "add", "CS", "--name", "Computer Science")
+    run(capsys, "users", "add", "a@arizona.edu", "--name", "A", "--role", "submitter",
+        "--department", "CS")
+    from sqlmodel import select
+
+    from api.demo import sample_proposal
+    from plumbing.database import write_session
+    from workflow import service
+    from workflow.models import Channel, User
+
+    with write_session(engine) as session:
+        owner = session.exec(select(User)).one()
+        for title in ("First", "Second"):
+            service.create_proposal(session, sample_proposal(title, "CS"), owner, Channel.API)
+    code, out, _ = run(capsys, "audit", "verify")
+    assert (code, out.strip()) == (0, "audit chain intact: 2 entries")
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER audit_entry_no_update"))
+        else:
+            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_change"))
+        conn.execute(text("UPDATE audit_entry SET action = 'withdraw' WHERE seq = 2"))
+        if engine.dialect.name != "sqlite":
+            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_no_change"))
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 1
+    assert "entry 2" in out
+    assert "do not match its hash" in out
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_serve_demo_starts_seeds_and_prints_working_tokens(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "MICROCRED_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)],
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert server.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = server.stdout.readline()
+            lines.append(line)
+            if "Uvicorn running" in line or not line:
+                break
+        output = "".join(lines)
+        lead_token = re.search(r"bob@arizona\.edu\s+(mc_\S+)", output)
+        assert lead_token, output
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                          headers={"Authorization": f"Bearer {lead_token.group(1)}"}) as http:
+            states = {p["state"] for p in http.get("/api/proposals").json()["items"]}
+        assert {"department_review", "rubric_review", "returned", "withdrawn"} <= states
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

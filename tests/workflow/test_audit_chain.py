@@ -1,0 +1,77 @@
+"""The audit chain: append-only in the database, and any alteration is found."""
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from plumbing.database import read_session
+from tests.conftest import World
+from workflow import audit
+
+
+def verify(engine: Engine) -> audit.Verification:
+    with read_session(engine) as session:
+        return audit.verify(session)
+
+
+def tamper(engine: Engine, sql: str) -> None:
+    """Alter the audit table behind the triggers' back, as an attacker with DDL rights would."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER audit_entry_no_update"))
+            conn.execute(text("DROP TRIGGER audit_entry_no_delete"))
+            conn.execute(text(sql))
+        else:
+            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_change"))
+            conn.execute(text(sql))
+            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_no_change"))
+
+
+def lifecycle(world: World) -> None:
+    p = world.proposal()
+    world.fire(p, "submit", world.owner)
+    world.fire(p, "return", world.lead, comment="Tighten the outcomes.")
+    world.fire(p, "resubmit", world.owner)
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_entry SET detail = '{}' WHERE seq = 1",
+    "DELETE FROM audit_entry WHERE seq = 2",
+])
+def test_database_refuses_update_and_delete_of_audit_entries(
+    world: World, engine: Engine, statement: str
+) -> None:
+    lifecycle(world)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+
+
+@pytest.mark.parametrize(("statement", "bad_seq", "reason"), [
+    ("UPDATE audit_entry SET detail = '{\"comment\": \"All good.\"}' WHERE seq = 3", 3,
+     "contents do not match"),
+    ("UPDATE audit_entry SET actor_email = 'someone@else.edu' WHERE seq = 2", 2,
+     "contents do not match"),
+    ("DELETE FROM audit_entry WHERE seq = 2", 3, "entry 2 is missing"),
+    ("UPDATE audit_entry SET hash = 'f' || substr(hash, 2) WHERE seq = 1", 1,
+     "contents do not match"),
+])
+def test_verify_names_the_first_altered_entry(
+    world: World, engine: Engine, statement: str, bad_seq: int, reason: str
+) -> None:
+    lifecycle(world)
+    assert verify(engine).ok
+    tamper(engine, statement)
+    result = verify(engine)
+    assert not result.ok
+    assert result.first_bad is not None
+    assert result.first_bad["seq"] == bad_seq
+    assert reason in result.first_bad["reason"]
+
+
+def test_removing_the_newest_entries_is_found(world: World, engine: Engine) -> None:
+    lifecycle(world)
+    tamper(engine, "DELETE FROM audit_entry WHERE seq = 4")
+    result = verify(engine)
+    assert not result.ok
+    assert result.first_bad is not None
+    assert "missing" in result.first_bad["reason"]
