@@ -4,7 +4,7 @@ import logging
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
 
@@ -29,6 +29,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WorkflowError)
     async def workflow_error(_request: Request, error: WorkflowError) -> JSONResponse:
         return JSONResponse({"detail": error.detail}, status_code=status_for(error))
+
+    @app.exception_handler(DataError)
+    async def value_out_of_range(_request: Request, error: DBAPIError) -> JSONResponse:
+        # Validation should have caught it; answer as the client's mistake, and log to fix it.
+        log.error("database refused a value that validation let through: %s", error.orig)
+        return JSONResponse({"detail": "a value is out of range or malformed"},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_request: Request, error: DBAPIError) -> JSONResponse:

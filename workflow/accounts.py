@@ -6,7 +6,7 @@ import secrets
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from workflow.access import Grants, grants_of
+from workflow.access import Grants
 from workflow.errors import Conflict, Unprocessable
 from workflow.models import (
     DEPARTMENT_ROLES,
@@ -104,5 +104,3 @@ def describe(session: Session, grants: Grants) -> Me:
     return Me(id=user.id or 0, email=user.email, name=user.name, roles=roles,
               departments=sorted(codes.values()))
 
-
-__all__ = ["grants_of"]

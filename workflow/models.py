@@ -77,13 +77,28 @@ def _lower_email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_lower_email)]
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-ShortText = Annotated[str, StringConstraints(max_length=2000)]
-LongText = Annotated[str, StringConstraints(max_length=10_000)]
+def _printable(value: str) -> str:
+    # PostgreSQL refuses NUL in text, and no field has a use for other control characters.
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Text = AfterValidator(_printable)
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_lower_email), Text]
+Line = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Text
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Text
+]
+ShortText = Annotated[str, StringConstraints(max_length=2000), Text]
+LongText = Annotated[str, StringConstraints(max_length=10_000), Text]
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")
 ]
+# Ids are 32-bit integers in the database; a larger number cannot name anything.
+MAX_ID = 2_147_483_647
 
 
 # --- departments and users -------------------------------------------------
@@ -93,7 +108,7 @@ class DepartmentCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     code: Code
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Title
 
 
 class Department(SQLModel, table=True):
@@ -164,7 +179,7 @@ class Me(UserPublic):
 class ProposalFields(SQLModel):
     """The fields a submitter writes (SPEC section 5), with their limits."""
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    title: Title
     summary: LongText = Field(default="", sa_type=String(10_000))
     level: Level | None = Field(default=None, sa_type=String(32))
     credit_bearing: bool = False
@@ -183,7 +198,7 @@ class ProposalFields(SQLModel):
     partners: list[Line] = Field(default_factory=list, max_length=50, sa_type=JSON)
     expiration_months: int | None = Field(default=None, ge=1, le=240)
     co_authors: list[Email] = Field(default_factory=list, max_length=20, sa_type=JSON)
-    predecessor_id: int | None = Field(default=None)
+    predecessor_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 EDITABLE_FIELDS: tuple[str, ...] = tuple(ProposalFields.model_fields)
@@ -201,10 +216,7 @@ class ProposalUpdate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     version: int | None = None
-    title: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | None
-    ) = None
+    title: Title | None = None
     summary: LongText | None = None
     level: Level | None = None
     credit_bearing: bool | None = None
@@ -223,7 +235,7 @@ class ProposalUpdate(SQLModel):
     partners: list[Line] | None = Field(default=None, max_length=50)
     expiration_months: int | None = Field(default=None, ge=1, le=240)
     co_authors: list[Email] | None = Field(default=None, max_length=20)
-    predecessor_id: int | None = None
+    predecessor_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class Proposal(ProposalFields, table=True):
@@ -263,7 +275,7 @@ class ProposalPage(SQLModel):
 class TriggerRequest(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
-    comment: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    comment: Annotated[str, StringConstraints(max_length=5000), Text] | None = None
     version: int | None = None
 
 

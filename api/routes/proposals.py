@@ -2,13 +2,14 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Path, Query, status
 
 from api.deps import CurrentUser, ReadSessionDep, SessionDep
 from rubric.checks import prescreen
 from workflow import queries, service
 from workflow.machine import State
 from workflow.models import (
+    MAX_ID,
     AuditEntryPublic,
     AvailableAction,
     Channel,
@@ -20,6 +21,7 @@ from workflow.models import (
     TriggerRequest,
 )
 
+ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
 router = APIRouter(prefix="/api/proposals", tags=["proposals"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -42,7 +44,7 @@ def list_proposals(
     session: ReadSessionDep,
     me: CurrentUser,
     state: State | None = None,
-    department: Annotated[str | None, Query(max_length=32)] = None,
+    department: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None,
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
@@ -54,14 +56,16 @@ def list_proposals(
 
 
 @router.get("/{proposal_id}", responses=ERRORS)
-def get_proposal(proposal_id: int, session: ReadSessionDep, me: CurrentUser) -> ProposalPublic:
+def get_proposal(
+    proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
+) -> ProposalPublic:
     proposal = service.visible_proposal(session, proposal_id, me)
     return queries.present(session, [proposal])[0]
 
 
 @router.patch("/{proposal_id}", responses=ERRORS)
 def edit_proposal(
-    proposal_id: int, body: ProposalUpdate, session: SessionDep, me: CurrentUser
+    proposal_id: ProposalId, body: ProposalUpdate, session: SessionDep, me: CurrentUser
 ) -> ProposalPublic:
     proposal = service.edit_proposal(session, proposal_id, body, me.user, Channel.API)
     return queries.present(session, [proposal])[0]
@@ -69,7 +73,7 @@ def edit_proposal(
 
 @router.get("/{proposal_id}/actions", responses=ERRORS)
 def available_actions(
-    proposal_id: int, session: ReadSessionDep, me: CurrentUser
+    proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
 ) -> list[AvailableAction]:
     proposal = service.visible_proposal(session, proposal_id, me)
     return service.available_triggers(session, proposal, me)
@@ -77,7 +81,7 @@ def available_actions(
 
 @router.get("/{proposal_id}/checks", responses=ERRORS)
 def prescreen_checks(
-    proposal_id: int, session: ReadSessionDep, me: CurrentUser
+    proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
 ) -> list[PrescreenCheck]:
     proposal = service.visible_proposal(session, proposal_id, me)
     return [
@@ -88,7 +92,7 @@ def prescreen_checks(
 
 @router.get("/{proposal_id}/history", responses=ERRORS)
 def proposal_history(
-    proposal_id: int, session: ReadSessionDep, me: CurrentUser
+    proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
 ) -> list[AuditEntryPublic]:
     service.visible_proposal(session, proposal_id, me)
     return queries.history(session, proposal_id)
@@ -96,7 +100,7 @@ def proposal_history(
 
 @router.post("/{proposal_id}/{trigger}", responses=ERRORS)
 def fire_trigger(
-    proposal_id: int,
+    proposal_id: ProposalId,
     trigger: str,
     session: SessionDep,
     me: CurrentUser,

@@ -236,3 +236,18 @@ def test_audit_verify_is_for_coordinator_and_admin(client: TestClient, world: Wo
     assert client.get("/api/audit/verify", headers=world.owner.headers).status_code == 403
     result = client.get("/api/audit/verify", headers=world.coordinator.headers).json()
     assert result == {"ok": True, "entries": 2, "first_bad": None}
+
+
+def test_values_the_database_cannot_hold_are_422_not_500(client: TestClient,
+                                                         world: World) -> None:
+    h = world.owner.headers
+    too_big = 10**20
+    assert client.get(f"/api/proposals/{too_big}", headers=h).status_code == 422
+    assert client.post(f"/api/proposals/{too_big}/submit", headers=h).status_code == 422
+    assert client.get("/api/proposals", params={"department": "C\x00S"},
+                      headers=h).status_code == 422
+    for body in ({**NEW, "title": "Data\x00Storytelling"},
+                 {**NEW, "learning_outcomes": ["Analyze\x00"]},
+                 {**NEW, "predecessor_id": too_big}):
+        assert client.post("/api/proposals", json=body, headers=h).status_code == 422
+    assert client.get("/api/proposals", headers=h).json()["items"] == []
