@@ -23,5 +23,6 @@ def upgrade(engine: Engine) -> None:
     # Migrations run in plain autocommit-free transactions, not the service's BEGIN IMMEDIATE.
     with engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # "heads": features may add migrations on parallel branches of the same base.
+        command.upgrade(config, "heads")
         connection.commit()
