@@ -28,7 +28,7 @@ from workflow.models import Channel, DepartmentCreate, Proposal, Role, User
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("MICROCRED_TEST_POSTGRES_URL")
-TABLES_TO_EMPTY = "audit_entry, proposal, api_token, role_grant, app_user, department"
+KEEP_TABLES = ("alembic_version", "audit_head")
 
 
 def need_postgres() -> str:
@@ -67,9 +67,13 @@ def postgres_engine() -> Iterator[Engine]:
 
 def _empty_postgres(engine: Engine) -> None:
     with engine.begin() as conn:
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                 "AND NOT tablename = ANY(:keep)"), {"keep": list(KEEP_TABLES)}
+        ).scalars().all()
         # Replica mode skips the append-only triggers, for this cleanup only.
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text(f"TRUNCATE {TABLES_TO_EMPTY} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         conn.execute(text("UPDATE audit_head SET last_seq = 0, last_hash = repeat('0', 64)"))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from rubric.checks import CatalogEntry
 from workflow.access import Grants, co_authored_by, visible_clause
 from workflow.errors import Unprocessable
 from workflow.models import (
@@ -22,7 +23,8 @@ from workflow.models import (
     as_utc,
 )
 
-PUBLIC_COLUMNS = (*EDITABLE_FIELDS, "id", "state", "version", "returned_from")
+PUBLIC_COLUMNS = (*EDITABLE_FIELDS, "id", "state", "version", "returned_from", "review_round",
+                  "rubric_key", "rubric_version")
 
 
 def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPublic]:
@@ -43,6 +45,22 @@ def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPub
             "updated_at": as_utc(p.updated_at),
         }))
     return result
+
+
+IN_FLIGHT = ("department_review", "rubric_review", "design_review", "returned", "published")
+
+
+def catalog_for_checks(session: Session) -> list[CatalogEntry]:
+    """Published and in-flight proposals, as the pre-screen compares against them."""
+    rows = session.exec(
+        select(Proposal.id, Proposal.title, Proposal.state, Proposal.stacks_into)
+        .where(col(Proposal.state).in_(IN_FLIGHT))
+    ).all()
+    return [
+        CatalogEntry(id=pid or 0, title=title, published=state == "published",
+                     stacks_into=tuple(stacks or ()))
+        for pid, title, state, stacks in rows
+    ]
 
 
 def encode_cursor(last_id: int) -> str:

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from rubric.checks import Check, prescreen
 from rubric.checks import errors as check_errors
-from rubric.checks import prescreen
-from workflow import audit
+from workflow import audit, queries
 from workflow.access import (
     Grants,
     Standing,
@@ -87,13 +87,18 @@ def _locked(session: Session, proposal_id: int) -> Proposal:
     return proposal
 
 
+def checks_for(session: Session, proposal: Proposal) -> list[Check]:
+    """The pre-screen results for a proposal, against today's catalog."""
+    return prescreen(proposal, queries.catalog_for_checks(session))
+
+
 def gather_facts(
-    proposal: Proposal, requires: tuple[Requirement, ...], comment: str | None
+    session: Session, proposal: Proposal, requires: tuple[Requirement, ...], comment: str | None
 ) -> Facts:
     """Collect only the data the requirements at hand need."""
     prescreen_errors: tuple[str, ...] = ()
     if Requirement.PRESCREEN_CLEAN in requires:
-        prescreen_errors = tuple(c.message for c in check_errors(prescreen(proposal)))
+        prescreen_errors = tuple(c.message for c in check_errors(checks_for(session, proposal)))
     return Facts(
         returned_from=State(proposal.returned_from) if proposal.returned_from else None,
         prescreen_errors=prescreen_errors,
@@ -145,7 +150,7 @@ def apply(
     row: Transition | None = None
     try:
         row = _check_transition(session, proposal, trigger, who, state, version, comment)
-        facts = gather_facts(proposal, row.requires, comment)
+        facts = gather_facts(session, proposal, row.requires, comment)
         unmet = [unmet_reason(r, facts) for r in row.requires if not GUARDS[r](facts)]
         if unmet:
             raise Unprocessable("; ".join(unmet))
@@ -242,7 +247,7 @@ def available_triggers(
         row = route(trigger, state, facts)
         if row is None or permission_problem(row, state, who):
             continue
-        full = gather_facts(proposal, row.requires, comment="-")
+        full = gather_facts(session, proposal, row.requires, comment="-")
         unmet = [
             unmet_reason(r, full) for r in row.requires
             if r is not Requirement.COMMENT and not GUARDS[r](full)

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, status
 
 from api.deps import CurrentUser, ReadSessionDep, SessionDep
-from rubric.checks import prescreen
 from workflow import queries, service
 from workflow.machine import State
 from workflow.models import (
@@ -86,7 +85,7 @@ def prescreen_checks(
     proposal = service.visible_proposal(session, proposal_id, me)
     return [
         PrescreenCheck(code=c.code, severity=c.severity.value, message=c.message, field=c.field)
-        for c in prescreen(proposal)
+        for c in service.checks_for(session, proposal)
     ]
 
 
