@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from plumbing.database import get_engine, is_sqlite, read_session, write_session
 from plumbing.migrate import upgrade
 from plumbing.settings import get_settings
+from rubric.definitions import RubricError
 from workflow import audit
 from workflow.accounts import add_department, add_user, issue_token
 from workflow.errors import WorkflowError
@@ -30,13 +31,14 @@ def serve(args: argparse.Namespace) -> int:
     if is_sqlite(engine):
         # The embedded default looks after its own schema; PostgreSQL deployments run `db upgrade`.
         upgrade(engine)
+    app = create_app(settings, engine)
     if args.demo:
         from api.demo import seed
 
         with write_session(engine) as session:
             print(seed(session, f"http://{args.host}:{args.port}"))
     print(f"microcred on http://{args.host}:{args.port} (database {settings.database_url})")
-    uvicorn.run(create_app(settings, engine), host=args.host, port=args.port,
+    uvicorn.run(app, host=args.host, port=args.port,
                 log_level="info", proxy_headers=True)
     return 0
 
@@ -126,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (WorkflowError, ValueError) as error:
+    except (WorkflowError, RubricError, ValueError) as error:
         detail = error.detail if isinstance(error, WorkflowError) else error
         print(f"microcred: {detail}", file=sys.stderr)
         return 2

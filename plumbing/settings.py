@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     # SQLite waits this long for the write lock before answering 503.
     sqlite_busy_timeout_ms: int = 30_000
     database_pool_size: int = 10
+    # The rubric a new review round is scored against (its newest version that day).
+    rubric_key: str = "microcredential"
+    # A folder of the office's own rubric files, read beside the shipped ones.
+    rubric_dir: str | None = None
+    reviewers_from_own_department: bool = False
 
 
 @lru_cache

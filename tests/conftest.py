@@ -25,6 +25,7 @@ from plumbing.settings import Settings
 from workflow import service
 from workflow.accounts import add_department, add_user, issue_token
 from workflow.models import Channel, DepartmentCreate, Proposal, Role, User
+from workflow.reviews import install_rubrics
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("MICROCRED_TEST_POSTGRES_URL")
@@ -148,7 +149,8 @@ class World:
 
 
 @pytest.fixture
-def world(session: Session) -> World:
+def world(session: Session, settings: Settings) -> World:
+    install_rubrics(session, settings)
     add_department(session, DepartmentCreate(code="CS", name="Computer Science"))
     add_department(session, DepartmentCreate(code="MATH", name="Mathematics"))
 

@@ -71,6 +71,30 @@ def append(
     return entry
 
 
+def record_refusal(
+    session: Session,
+    error: Exception,
+    *,
+    actor: User,
+    role: str | None,
+    channel: str,
+    action: str,
+    proposal_id: int,
+    from_state: str | None,
+    version: int | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Undo what the caller began and commit only the refusal's entry."""
+    session.rollback()
+    reason = getattr(error, "detail", str(error))
+    append(
+        session, actor=actor, role=role, channel=channel, action=action, outcome="refused",
+        from_state=from_state, proposal_id=proposal_id, version=version,
+        detail={"reason": reason, "status": type(error).__name__, **(detail or {})},
+    )
+    session.commit()
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from rubric.checks import Check, prescreen
 from rubric.checks import errors as check_errors
-from workflow import audit, queries
+from workflow import audit, queries, reviews
 from workflow.access import (
     Grants,
     Standing,
@@ -99,34 +99,19 @@ def gather_facts(
     prescreen_errors: tuple[str, ...] = ()
     if Requirement.PRESCREEN_CLEAN in requires:
         prescreen_errors = tuple(c.message for c in check_errors(checks_for(session, proposal)))
+    rubric_passed, rubric_reason = False, "no rubric result yet"
+    if Requirement.RUBRIC_PASSED in requires:
+        result = reviews.result_of(session, proposal)
+        if result is not None:
+            rubric_passed = result.passed
+            rubric_reason = "; ".join(result.reasons) or "passed"
     return Facts(
         returned_from=State(proposal.returned_from) if proposal.returned_from else None,
         prescreen_errors=prescreen_errors,
+        rubric_passed=rubric_passed,
+        rubric_reason=rubric_reason,
         comment=comment,
     )
-
-
-def _refuse(
-    session: Session,
-    error: Exception,
-    *,
-    actor: User,
-    role: str | None,
-    channel: str,
-    action: str,
-    proposal_id: int,
-    from_state: str | None,
-    version: int | None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Undo what was begun and record only the refusal."""
-    session.rollback()
-    audit.append(
-        session, actor=actor, role=role, channel=channel, action=action, outcome="refused",
-        from_state=from_state, proposal_id=proposal_id, version=version,
-        detail={"reason": str(error), "status": type(error).__name__, **(detail or {})},
-    )
-    session.commit()
 
 
 def apply(
@@ -156,15 +141,19 @@ def apply(
             raise Unprocessable("; ".join(unmet))
     except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:
         role = role_name(row, state) if row else best_role(grants, _claimable_roles(trigger, state))
-        _refuse(session, refusal, actor=actor, role=role, channel=channel, action=trigger,
-                proposal_id=proposal_id, from_state=state.value, version=proposal.version,
-                detail={"comment": comment} if comment else None)
+        audit.record_refusal(
+            session, refusal, actor=actor, role=role, channel=channel, action=trigger,
+            proposal_id=proposal_id, from_state=state.value, version=proposal.version,
+            detail={"comment": comment} if comment else None,
+        )
         raise
 
     new_state = fire(trigger, state, facts)
     now = utcnow()
     proposal.state = new_state.value
     proposal.returned_from = state.value if new_state is State.RETURNED else None
+    if new_state is State.RUBRIC_REVIEW:
+        reviews.start_round(session, proposal)
     proposal.version += 1
     proposal.updated_at = now
     session.add(proposal)
@@ -341,9 +330,11 @@ def edit_proposal(
         if "predecessor_id" in requested:
             _check_predecessor(session, requested["predecessor_id"])
     except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:
-        _refuse(session, refusal, actor=actor, role="submitter", channel=channel, action="edit",
-                proposal_id=proposal_id, from_state=state.value, version=proposal.version,
-                detail={"fields": sorted(requested)})
+        audit.record_refusal(
+            session, refusal, actor=actor, role="submitter", channel=channel, action="edit",
+            proposal_id=proposal_id, from_state=state.value, version=proposal.version,
+            detail={"fields": sorted(requested)},
+        )
         raise
 
     changed: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,155 @@
+"""Rubric definitions, reviewer assignment and reviews."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, status
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from api.deps import CurrentUser, ReadSessionDep, SessionDep, require
+from api.routes.proposals import ERRORS, ProposalId
+from workflow import reviews, service
+from workflow.access import Grants, standing
+from workflow.models import (
+    Channel,
+    Proposal,
+    Review,
+    ReviewerAssignment,
+    ReviewerAssignmentRequest,
+    ReviewSubmission,
+    Role,
+    User,
+    as_utc,
+)
+
+router = APIRouter(prefix="/api", tags=["rubric review"])
+
+
+class RubricSummary(BaseModel):
+    key: str
+    version: int
+    title: str
+    source: str
+
+
+class ReviewPublic(BaseModel):
+    reviewer: str
+    round: int
+    rubric_key: str
+    rubric_version: int
+    scores: dict[str, str]
+    comments: dict[str, str]
+    updated_at: str
+
+
+class ReviewsPublic(BaseModel):
+    round: int
+    rounds: list[int]
+    rubric_key: str | None
+    rubric_version: int | None
+    assigned_reviewers: list[str]
+    reviews: list[ReviewPublic]
+    result: dict[str, Any] | None
+
+
+@router.get("/rubrics", responses=ERRORS)
+def list_rubrics(session: ReadSessionDep, _me: CurrentUser) -> list[RubricSummary]:
+    return [
+        RubricSummary(key=r.key, version=r.version, title=str(r.definition.get("title", r.key)),
+                      source=r.source)
+        for r in reviews.list_rubrics(session)
+    ]
+
+
+@router.get("/rubrics/{key}", responses=ERRORS)
+def get_rubric(
+    key: Annotated[str, Path(max_length=64)],
+    session: ReadSessionDep,
+    _me: CurrentUser,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> dict[str, Any]:
+    return reviews.rubric_version(session, key, version).model_dump(mode="json")
+
+
+@router.post("/rubrics", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+def add_rubric(
+    body: Annotated[dict[str, Any], Body()],
+    session: SessionDep,
+    me: Annotated[Grants, require(Role.ADMIN)],
+) -> dict[str, Any]:
+    return reviews.add_rubric(session, body, me.user).model_dump(mode="json")
+
+
+def _public(review: Review, reviewer: str) -> ReviewPublic:
+    return ReviewPublic(
+        reviewer=reviewer, round=review.round, rubric_key=review.rubric_key,
+        rubric_version=review.rubric_version, scores=review.scores, comments=review.comments,
+        updated_at=as_utc(review.updated_at).isoformat(),
+    )
+
+
+@router.put("/proposals/{proposal_id}/reviews/mine", responses=ERRORS)
+def save_my_review(
+    proposal_id: ProposalId, body: ReviewSubmission, session: SessionDep, me: CurrentUser
+) -> ReviewPublic:
+    review = reviews.save_review(session, proposal_id, body, me.user, Channel.API)
+    return _public(review, me.user.email)
+
+
+@router.get("/proposals/{proposal_id}/reviews", responses=ERRORS)
+def proposal_reviews(
+    proposal_id: ProposalId,
+    session: ReadSessionDep,
+    me: CurrentUser,
+    round: Annotated[int | None, Query(ge=1, le=10_000)] = None,  # noqa: A002
+) -> ReviewsPublic:
+    proposal = service.visible_proposal(session, proposal_id, me)
+    chosen = proposal.review_round if round is None else round
+    rows = reviews.round_reviews(session, proposal_id, chosen)
+    emails = _emails(session, {r.reviewer_id for r in rows} | _assigned_ids(session, proposal))
+    sees_names = me.has(Role.COORDINATOR) or me.has(Role.ADMIN)
+    visible = []
+    for number, row in enumerate(rows, start=1):
+        mine = row.reviewer_id == me.user.id
+        if sees_names or mine:
+            visible.append(_public(row, emails[row.reviewer_id]))
+        elif not me.has(Role.REVIEWER) or standing(me, proposal).authors:
+            # Authors and colleagues read what reviewers wrote, not who wrote it.
+            visible.append(_public(row, f"Reviewer {number}"))
+    result = reviews.result_of(session, proposal, chosen)
+    return ReviewsPublic(
+        round=chosen,
+        rounds=reviews.rounds_of(session, proposal_id) or ([chosen] if chosen else []),
+        rubric_key=rows[0].rubric_key if rows else proposal.rubric_key,
+        rubric_version=rows[0].rubric_version if rows else proposal.rubric_version,
+        assigned_reviewers=sorted(emails[i] for i in _assigned_ids(session, proposal))
+        if sees_names else [],
+        reviews=visible,
+        result=reviews.result_as_dict(result) if result else None,
+    )
+
+
+class AssignedReviewers(BaseModel):
+    reviewers: list[str]
+
+
+@router.post("/proposals/{proposal_id}/reviewers", responses=ERRORS)
+def assign_reviewers(
+    proposal_id: ProposalId, body: ReviewerAssignmentRequest, session: SessionDep,
+    me: CurrentUser,
+) -> AssignedReviewers:
+    reviews.assign_reviewers(session, proposal_id, body.reviewers, me.user, Channel.API)
+    proposal = session.get(Proposal, proposal_id)
+    assert proposal is not None
+    ids = _assigned_ids(session, proposal)
+    return AssignedReviewers(reviewers=sorted(_emails(session, ids).values()))
+
+
+def _assigned_ids(session: Session, proposal: Proposal) -> set[int]:
+    return set(session.exec(select(ReviewerAssignment.reviewer_id).where(
+        ReviewerAssignment.proposal_id == proposal.id)).all())
+
+
+def _emails(session: Session, ids: set[int]) -> dict[int, str]:
+    return {uid or 0: email for uid, email in
+            session.exec(select(User.id, User.email).where(col(User.id).in_(ids))).all()}

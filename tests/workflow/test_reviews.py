@@ -1,0 +1,137 @@
+"""Rubric review through the API: who may review, rounds, the aggregate, the guard."""
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Person, World
+from workflow.accounts import add_user, issue_token
+from workflow.models import Role
+
+
+def reviewer(world: World, email: str, department: str | None = None) -> Person:
+    roles = [Role.REVIEWER] + ([Role.SUBMITTER] if department else [])
+    user = add_user(world.session, email, email.split("@")[0].title(), roles, department)
+    return Person(user, issue_token(world.session, user))
+
+
+def scores_all(client: TestClient, headers: dict[str, str], level: str,
+               **overrides: str) -> dict[str, str]:
+    rubric = client.get("/api/rubrics/microcredential", headers=headers).json()
+    return {c["key"]: overrides.get(c["key"], level) for c in rubric["criteria"]}
+
+
+def put_review(client: TestClient, proposal_id: int, who: Person, scores: dict[str, str],
+               comments: dict[str, str] | None = None) -> int:
+    response = client.put(f"/api/proposals/{proposal_id}/reviews/mine",
+                          json={"scores": scores, "comments": comments or {}},
+                          headers=who.headers)
+    return response.status_code
+
+
+def test_two_review_rounds_with_three_reviewers(client: TestClient, world: World) -> None:
+    rita, ravi, rosa = (reviewer(world, f"{n}@arizona.edu") for n in ("rita", "ravi", "rosa"))
+    insider = reviewer(world, "insider@arizona.edu", department="CS")
+    p = world.proposal()
+    world.fire(p, "submit", world.owner)
+    world.fire(p, "approve", world.lead)
+    url = f"/api/proposals/{p.id}"
+    coordinator = world.coordinator.headers
+    detail = client.get(url, headers=coordinator).json()
+    assert (detail["review_round"], detail["rubric_key"], detail["rubric_version"]) == (
+        1, "microcredential", 1)
+
+    # Who may be assigned and who may score.
+    assigned = client.post(f"{url}/reviewers", headers=coordinator,
+                           json={"reviewers": [rita.email, ravi.email, rosa.email]})
+    assert assigned.status_code == 200
+    assert assigned.json()["reviewers"] == sorted([rita.email, ravi.email, rosa.email])
+    refused = client.post(f"{url}/reviewers", headers=coordinator,
+                          json={"reviewers": [insider.email]})
+    assert refused.status_code == 422
+    assert "own department" in refused.json()["detail"]
+    assert client.post(f"{url}/reviewers", headers=rita.headers,
+                       json={"reviewers": [rita.email]}).status_code == 403
+    best = scores_all(client, rita.headers, "exemplary")
+    assert put_review(client, p.id or 0, world.reviewer, best) == 403  # not assigned
+    assert put_review(client, p.id or 0, world.owner, best) == 403
+
+    # Round 1: one glowing review is not enough, and two disagreeing ones fail.
+    assert put_review(client, p.id or 0, rita, best) == 200
+    early = client.post(f"{url}/approve", headers=coordinator)
+    assert early.status_code == 422
+    assert "rubric result is not a pass" in early.json()["detail"]
+    worst = scores_all(client, ravi.headers, "not_evident")
+    assert put_review(client, p.id or 0, ravi, worst) == 200
+    failing = client.post(f"{url}/approve", headers=coordinator)
+    assert failing.status_code == 422
+    round_one = client.get(f"{url}/reviews", headers=coordinator).json()
+    assert round_one["result"]["passed"] is False
+    assert len(round_one["reviews"]) == 2
+
+    # Reviewers see their own review only; authors see what was written, not by whom.
+    assert [r["reviewer"] for r in client.get(f"{url}/reviews",
+                                             headers=rita.headers).json()["reviews"]] == [
+        rita.email]
+    author_view = client.get(f"{url}/reviews", headers=world.owner.headers).json()
+    assert [r["reviewer"] for r in author_view["reviews"]] == ["Reviewer 1", "Reviewer 2"]
+
+    client.post(f"{url}/return", headers=coordinator, json={"comment": "Sharpen assessment."})
+    client.post(f"{url}/resubmit", headers=world.owner.headers)
+    assert put_review(client, p.id or 0, ravi, worst) == 200  # the old score is gone...
+    round_two = client.get(f"{url}/reviews", headers=coordinator).json()
+    assert (round_two["round"], round_two["rounds"]) == (2, [1, 2])
+    old = client.get(f"{url}/reviews", params={"round": 1}, headers=coordinator).json()
+    assert len(old["reviews"]) == 2  # ...but round 1 stays readable
+
+    good = scores_all(client, ravi.headers, "accomplished")
+    for person, scores in ((ravi, good), (rosa, best), (rita, best)):
+        comment = {"assessment_evidence": "Clear."}
+        assert put_review(client, p.id or 0, person, scores, comment) == 200
+    passed = client.get(f"{url}/reviews", headers=coordinator).json()["result"]
+    assert passed["passed"] is True
+    approved = client.post(f"{url}/approve", headers=coordinator)
+    assert (approved.status_code, approved.json()["state"]) == (200, "design_review")
+    assert put_review(client, p.id or 0, rita, best) == 409  # reviews close with the stage
+
+    history = client.get(f"{url}/history", headers=coordinator).json()
+    assert sum(1 for e in history if e["action"] == "review" and e["outcome"] == "accepted") == 6
+
+
+def test_incomplete_or_unknown_scores_are_422_and_change_nothing(
+    client: TestClient, world: World
+) -> None:
+    p = world.proposal()
+    world.fire(p, "submit", world.owner)
+    world.fire(p, "approve", world.lead)
+    coordinator = world.coordinator
+    scores = scores_all(client, coordinator.headers, "accomplished")
+    first = next(iter(scores))
+    missing = {k: v for k, v in scores.items() if k != first}
+    assert put_review(client, p.id or 0, coordinator, missing) == 422
+    assert put_review(client, p.id or 0, coordinator, {**scores, first: "superb"}) == 422
+    assert put_review(client, p.id or 0, coordinator, {**scores, "charisma": "exemplary"}) == 422
+    view = client.get(f"/api/proposals/{p.id}/reviews", headers=coordinator.headers).json()
+    assert view["reviews"] == []
+
+
+def test_admin_adds_a_rubric_version_and_old_rounds_keep_theirs(
+    client: TestClient, world: World
+) -> None:
+    current = client.get("/api/rubrics/microcredential", headers=world.admin.headers).json()
+    assert client.post("/api/rubrics", json=current,
+                       headers=world.admin.headers).status_code == 409
+    assert client.post("/api/rubrics", json={**current, "version": 2},
+                       headers=world.coordinator.headers).status_code == 403
+    broken = {**current, "version": 2, "levels": []}
+    bad = client.post("/api/rubrics", json=broken, headers=world.admin.headers)
+    assert bad.status_code == 422
+    p = world.proposal()
+    world.fire(p, "submit", world.owner)
+    world.fire(p, "approve", world.lead)
+    added = client.post("/api/rubrics", json={**current, "version": 2},
+                        headers=world.admin.headers)
+    assert added.status_code == 201
+    versions = [(r["key"], r["version"]) for r in
+                client.get("/api/rubrics", headers=world.owner.headers).json()]
+    assert ("microcredential", 2) in versions
+    detail = client.get(f"/api/proposals/{p.id}", headers=world.owner.headers).json()
+    assert detail["rubric_version"] == 1

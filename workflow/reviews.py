@@ -1,0 +1,304 @@
+"""Rubric review: rubric versions, review rounds, reviewer assignment, reviews, the result."""
+
+import dataclasses
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from plumbing.settings import Settings, get_settings
+from rubric.definitions import Rubric, RubricError, load_rubric_file, parse_rubric
+from rubric.scoring import Result, ReviewError, score, validate_review
+from rubric.scoring import Review as ScoredReview
+from workflow import audit
+from workflow.access import Grants, grants_of, standing
+from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable
+from workflow.machine import State
+from workflow.models import (
+    Proposal,
+    Review,
+    ReviewerAssignment,
+    ReviewSubmission,
+    Role,
+    RubricVersion,
+    User,
+    utcnow,
+)
+
+DEFINITIONS = Path(__file__).resolve().parent.parent / "rubric" / "definitions"
+
+
+# --- rubric versions --------------------------------------------------------
+
+
+def rubric_files(extra: Path | None = None) -> list[Path]:
+    folders = [DEFINITIONS] + ([extra] if extra else [])
+    return sorted(p for folder in folders for p in folder.glob("*.y*ml"))
+
+
+def load_definitions(extra: Path | None = None) -> list[Rubric]:
+    """Read and validate every rubric file; a malformed one raises RubricError naming it."""
+    return [load_rubric_file(path) for path in rubric_files(extra)]
+
+
+def sync_rubric_files(session: Session, rubrics: Sequence[Rubric]) -> None:
+    """Copy file rubrics into the database; a changed file for a used version is refused."""
+    for rubric in rubrics:
+        stored = session.exec(select(RubricVersion).where(
+            RubricVersion.key == rubric.key, RubricVersion.version == rubric.version)).first()
+        definition = rubric.model_dump(mode="json")
+        if stored is None:
+            session.add(RubricVersion(key=rubric.key, version=rubric.version,
+                                      definition=definition, source=rubric.source))
+        elif stored.definition != definition:
+            raise RubricError(
+                f"{rubric.source}: rubric {rubric.key} version {rubric.version} differs from "
+                f"the stored one; give the changed rubric a new version number"
+            )
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another process copied the same files at the same moment.
+        session.rollback()
+
+
+def install_rubrics(session: Session, settings: Settings) -> None:
+    """Validate the shipped and the office's rubric files and make them available."""
+    extra = Path(settings.rubric_dir) if settings.rubric_dir else None
+    sync_rubric_files(session, load_definitions(extra))
+
+
+@lru_cache(maxsize=64)
+def _parsed(key: str, version: int, definition_json: str) -> Rubric:
+    import json
+
+    return parse_rubric(json.loads(definition_json), f"{key} version {version}")
+
+
+def rubric_version(session: Session, key: str, version: int | None = None) -> Rubric:
+    """A stored rubric: the given version, or the newest."""
+    import json
+
+    query = select(RubricVersion).where(RubricVersion.key == key)
+    if version is not None:
+        query = query.where(RubricVersion.version == version)
+    row = session.exec(query.order_by(col(RubricVersion.version).desc()).limit(1)).first()
+    if row is None:
+        raise NotFound(f"no rubric {key}" + (f" version {version}" if version else ""))
+    return _parsed(row.key, row.version, json.dumps(row.definition, sort_keys=True))
+
+
+def list_rubrics(session: Session) -> list[RubricVersion]:
+    return list(session.exec(
+        select(RubricVersion).order_by(col(RubricVersion.key), col(RubricVersion.version))).all())
+
+
+def add_rubric(session: Session, data: dict[str, Any], actor: User) -> Rubric:
+    """An admin's new rubric version, validated like a file."""
+    try:
+        rubric = parse_rubric(data, "request body")
+    except RubricError as error:
+        raise Unprocessable(str(error)) from error
+    session.add(RubricVersion(key=rubric.key, version=rubric.version,
+                              definition=rubric.model_dump(mode="json"), source="api"))
+    try:
+        session.flush()
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(f"rubric {rubric.key} version {rubric.version} already exists; "
+                       f"versions never change, add the next number") from error
+    audit.append(session, actor=actor, role="admin", channel="api", action="add_rubric",
+                 detail={"key": rubric.key, "version": rubric.version})
+    session.commit()
+    return rubric
+
+
+# --- rounds and reviewers ---------------------------------------------------
+
+
+def start_round(session: Session, proposal: Proposal) -> None:
+    """Open a new review round against today's newest version of the office's rubric."""
+    rubric = rubric_version(session, get_settings().rubric_key)
+    proposal.review_round += 1
+    proposal.rubric_key = rubric.key
+    proposal.rubric_version = rubric.version
+
+
+def review_problem(grants: Grants, proposal: Proposal) -> str | None:
+    """Why this user may not score this proposal, or None when they may."""
+    who = standing(grants, proposal)
+    if who.authors:
+        return "you own or co-author this proposal, so you cannot review it"
+    if not (grants.has(Role.COORDINATOR) or grants.has(Role.REVIEWER)):
+        return "only reviewers and the coordinator score proposals"
+    if (grants.has(Role.REVIEWER) and not grants.has(Role.COORDINATOR)
+            and grants.member_of(proposal.department_id)
+            and not get_settings().reviewers_from_own_department):
+        return "reviewers from the proposal's own department cannot review it"
+    return None
+
+
+def _locked(session: Session, proposal_id: int) -> Proposal:
+    proposal = session.exec(
+        select(Proposal).where(Proposal.id == proposal_id).with_for_update()).first()
+    if proposal is None:
+        raise NotFound("no such proposal")
+    return proposal
+
+
+def assign_reviewers(
+    session: Session, proposal_id: int, emails: Sequence[str], actor: User, via: str
+) -> list[User]:
+    """The coordinator names the reviewers of a proposal; each must be able to review it."""
+    proposal = _locked(session, proposal_id)
+    grants = grants_of(session, actor)
+    state = State(proposal.state)
+    try:
+        if state is State.DRAFT and not standing(grants, proposal).authors:
+            raise NotFound("no such proposal")
+        if not grants.has(Role.COORDINATOR):
+            raise Forbidden("only the coordinator assigns reviewers")
+        if standing(grants, proposal).authors:
+            raise Forbidden("separation of duties: you own or co-author this proposal")
+        if state not in (State.DEPARTMENT_REVIEW, State.RUBRIC_REVIEW):
+            raise Conflict(f"reviewers are assigned in department or rubric review, "
+                           f"not in {state.value}")
+        reviewers = []
+        for email in dict.fromkeys(emails):
+            user = session.exec(select(User).where(User.email == email)).first()
+            if user is None or not user.is_active:
+                raise Unprocessable(f"{email} is not a user")
+            reviewer_grants = grants_of(session, user)
+            if not reviewer_grants.has(Role.REVIEWER):
+                raise Unprocessable(f"{email} is not a reviewer")
+            problem = review_problem(reviewer_grants, proposal)
+            if problem:
+                raise Unprocessable(f"{email} cannot review this proposal: {problem}")
+            reviewers.append(user)
+    except (NotFound, Forbidden, Conflict, Unprocessable) as refusal:
+        audit.record_refusal(session, refusal, actor=actor, role="coordinator", channel=via,
+                             action="assign_reviewers", proposal_id=proposal_id,
+                             from_state=state.value, version=proposal.version,
+                             detail={"reviewers": list(emails)})
+        raise
+    existing = set(session.exec(select(ReviewerAssignment.reviewer_id).where(
+        ReviewerAssignment.proposal_id == proposal_id)).all())
+    added = [u for u in reviewers if u.id not in existing]
+    for user in added:
+        session.add(ReviewerAssignment(proposal_id=proposal_id, reviewer_id=user.id or 0,
+                                       assigned_by_id=actor.id or 0))
+    audit.append(session, actor=actor, role="coordinator", channel=via,
+                 action="assign_reviewers", from_state=state.value, to_state=state.value,
+                 proposal_id=proposal_id, version=proposal.version,
+                 detail={"reviewers": [u.email for u in reviewers],
+                         "newly_assigned": [u.email for u in added]})
+    for listener in reviewer_listeners:
+        listener(session, proposal, added)
+    session.commit()
+    return reviewers
+
+
+ReviewerListener = Any
+# Notifications registers here to tell newly assigned reviewers, in the same transaction.
+reviewer_listeners: list[ReviewerListener] = []
+
+
+def is_assigned(session: Session, proposal_id: int, user_id: int) -> bool:
+    return session.exec(select(ReviewerAssignment.id).where(
+        ReviewerAssignment.proposal_id == proposal_id,
+        ReviewerAssignment.reviewer_id == user_id)).first() is not None
+
+
+# --- reviews ----------------------------------------------------------------
+
+
+def save_review(
+    session: Session, proposal_id: int, submission: ReviewSubmission, actor: User, via: str
+) -> Review:
+    """Save (or replace) the caller's review in the current round."""
+    proposal = _locked(session, proposal_id)
+    grants = grants_of(session, actor)
+    state = State(proposal.state)
+    role = "coordinator" if grants.has(Role.COORDINATOR) else "reviewer"
+    try:
+        if state is State.DRAFT and not standing(grants, proposal).authors:
+            raise NotFound("no such proposal")
+        problem = review_problem(grants, proposal)
+        if problem:
+            raise Forbidden(problem)
+        if not grants.has(Role.COORDINATOR) and not is_assigned(session, proposal_id,
+                                                                actor.id or 0):
+            raise Forbidden("you are not assigned to review this proposal")
+        if state is not State.RUBRIC_REVIEW:
+            raise Conflict(f"reviews are saved in rubric_review; this proposal is in "
+                           f"{state.value}")
+        rubric = rubric_version(session, proposal.rubric_key or "", proposal.rubric_version)
+        try:
+            validate_review(rubric, submission.scores, submission.comments)
+        except ReviewError as error:
+            raise Unprocessable(str(error)) from error
+    except (NotFound, Forbidden, Conflict, Unprocessable) as refusal:
+        audit.record_refusal(session, refusal, actor=actor, role=role, channel=via,
+                             action="review", proposal_id=proposal_id, from_state=state.value,
+                             version=proposal.version)
+        raise
+    review = session.exec(select(Review).where(
+        Review.proposal_id == proposal_id, Review.round == proposal.review_round,
+        Review.reviewer_id == actor.id)).first()
+    if review is None:
+        review = Review(proposal_id=proposal_id, round=proposal.review_round,
+                        reviewer_id=actor.id or 0, rubric_key=rubric.key,
+                        rubric_version=rubric.version, scores={}, comments={})
+    review.scores = dict(submission.scores)
+    review.comments = {k: v for k, v in submission.comments.items() if v.strip()}
+    review.updated_at = utcnow()
+    session.add(review)
+    audit.append(session, actor=actor, role=role, channel=via, action="review",
+                 from_state=state.value, to_state=state.value, proposal_id=proposal_id,
+                 version=proposal.version,
+                 detail={"round": proposal.review_round, "scores": review.scores,
+                         "comments": review.comments})
+    session.commit()
+    return review
+
+
+def round_reviews(session: Session, proposal_id: int, round_: int) -> list[Review]:
+    return list(session.exec(select(Review).where(
+        Review.proposal_id == proposal_id, Review.round == round_).order_by(col(Review.id))).all())
+
+
+def result_of(session: Session, proposal: Proposal, round_: int | None = None) -> Result | None:
+    """The aggregate of a round (the current one by default); None before any round."""
+    round_ = proposal.review_round if round_ is None else round_
+    if round_ < 1 or proposal.rubric_key is None:
+        return None
+    reviews = round_reviews(session, proposal.id or 0, round_)
+    if reviews:
+        key, version = reviews[0].rubric_key, reviews[0].rubric_version
+    else:
+        key, version = proposal.rubric_key, proposal.rubric_version or 0
+    rubric = rubric_version(session, key, version)
+    emails = dict(session.exec(select(User.id, User.email).where(
+        col(User.id).in_({r.reviewer_id for r in reviews}))).all())
+    return score(rubric, [
+        ScoredReview(reviewer=emails.get(r.reviewer_id, str(r.reviewer_id)), scores=r.scores,
+                     comments=r.comments)
+        for r in reviews
+    ])
+
+
+def rounds_of(session: Session, proposal_id: int) -> list[int]:
+    return sorted(set(session.exec(select(Review.round).where(
+        Review.proposal_id == proposal_id)).all()))
+
+
+def review_count(session: Session, proposal_id: int, round_: int) -> int:
+    return session.exec(select(func.count()).select_from(Review).where(
+        Review.proposal_id == proposal_id, Review.round == round_)).one()
+
+
+def result_as_dict(result: Result) -> dict[str, Any]:
+    return dataclasses.asdict(result)
