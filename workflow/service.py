@@ -92,6 +92,15 @@ def checks_for(session: Session, proposal: Proposal) -> list[Check]:
     return prescreen(proposal, queries.catalog_for_checks(session))
 
 
+def prescreen_refusal(session: Session, proposal: Proposal) -> list[dict[str, Any]]:
+    """The pre-screen errors, shaped like FastAPI's own 422 items so clients read both alike."""
+    return [
+        {"loc": ["body", check.field] if check.field else ["body"], "msg": check.message,
+         "type": f"prescreen.{check.code}"}
+        for check in check_errors(checks_for(session, proposal))
+    ]
+
+
 def gather_facts(
     session: Session, proposal: Proposal, requires: tuple[Requirement, ...], comment: str | None
 ) -> Facts:
@@ -136,9 +145,11 @@ def apply(
     try:
         row = _check_transition(session, proposal, trigger, who, state, version, comment)
         facts = gather_facts(session, proposal, row.requires, comment)
-        unmet = [unmet_reason(r, facts) for r in row.requires if not GUARDS[r](facts)]
+        unmet = [r for r in row.requires if not GUARDS[r](facts)]
+        if unmet == [Requirement.PRESCREEN_CLEAN]:
+            raise Unprocessable(prescreen_refusal(session, proposal))
         if unmet:
-            raise Unprocessable("; ".join(unmet))
+            raise Unprocessable("; ".join(unmet_reason(r, facts) for r in unmet))
     except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:
         role = role_name(row, state) if row else best_role(grants, _claimable_roles(trigger, state))
         audit.record_refusal(

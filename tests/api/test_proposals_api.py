@@ -179,7 +179,33 @@ def test_checks_list_prescreen_errors_with_fields(client: TestClient, world: Wor
         ("summary", "error"), ("hours", "error")}
     submitted = client.post(f"/api/proposals/{p.id}/submit", headers=world.owner.headers)
     assert submitted.status_code == 422
-    assert "summary" in submitted.json()["detail"]
+    assert {tuple(e["loc"]) for e in submitted.json()["detail"]} == {
+        ("body", "summary"), ("body", "hours")}
+
+
+def test_graduate_proposal_without_a_bachelors_prerequisite_cannot_be_submitted(
+    client: TestClient, world: World
+) -> None:
+    p = world.proposal(level="graduate")
+    refused = client.post(f"/api/proposals/{p.id}/submit", headers=world.owner.headers)
+    assert refused.status_code == 422
+    assert [e["type"] for e in refused.json()["detail"]] == ["prescreen.graduate_needs_bachelor"]
+    client.patch(f"/api/proposals/{p.id}", headers=world.owner.headers,
+                 json={"prerequisites": ["A bachelor's degree in any field"]})
+    ok = client.post(f"/api/proposals/{p.id}/submit", headers=world.owner.headers)
+    assert ok.status_code == 200
+
+
+def test_near_duplicate_title_is_a_warning_that_does_not_block(
+    client: TestClient, world: World
+) -> None:
+    first = world.fire(world.proposal("Applied Data Storytelling"), "submit", world.owner)
+    second = world.proposal("Applied Data Story Telling")
+    checks = client.get(f"/api/proposals/{second.id}/checks", headers=world.owner.headers).json()
+    assert [(c["code"], c["severity"]) for c in checks] == [("possible_duplicate", "warning")]
+    assert f"#{first.id}" in checks[0]["message"]
+    assert client.post(f"/api/proposals/{second.id}/submit",
+                       headers=world.owner.headers).status_code == 200
 
 
 def test_list_filters_and_pages_without_gaps_or_repeats(client: TestClient, world: World) -> None:

@@ -1,7 +1,13 @@
 """Rubric review through the API: who may review, rounds, the aggregate, the guard."""
 
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from plumbing.settings import Settings
+from rubric.definitions import RubricError
 from tests.conftest import Person, World
 from workflow.accounts import add_user, issue_token
 from workflow.models import Role
@@ -135,3 +141,28 @@ def test_admin_adds_a_rubric_version_and_old_rounds_keep_theirs(
     assert ("microcredential", 2) in versions
     detail = client.get(f"/api/proposals/{p.id}", headers=world.owner.headers).json()
     assert detail["rubric_version"] == 1
+
+
+def test_a_malformed_office_rubric_stops_start_up_naming_the_file(
+    engine: object, tmp_path: Path
+) -> None:
+    bad = tmp_path / "office.yaml"
+    bad.write_text("key: office\nversion: 1\ntitle: Office\nlevels: []\ncriteria: []\n"
+                   "scoring: {module: all_of, rules: []}\n")
+    settings = Settings(_env_file=None, rubric_dir=str(tmp_path))  # type: ignore[call-arg]
+    with pytest.raises(RubricError) as refused:
+        create_app(settings, engine)  # type: ignore[arg-type]
+    assert str(bad) in str(refused.value)
+    assert "levels" in str(refused.value)
+
+
+def test_changing_a_stored_rubric_version_in_place_is_refused(
+    engine: object, tmp_path: Path
+) -> None:
+    default = (Path(__file__).parents[2] / "rubric/definitions/microcredential-v1.yaml")
+    create_app(Settings(_env_file=None), engine)  # type: ignore[arg-type,call-arg]
+    edited = tmp_path / "microcredential-v1.yaml"
+    edited.write_text(default.read_text().replace("min_reviews: 2", "min_reviews: 3"))
+    with pytest.raises(RubricError, match="give the changed rubric a new version number"):
+        create_app(Settings(_env_file=None, rubric_dir=str(tmp_path)),  # type: ignore[call-arg]
+                   engine)  # type: ignore[arg-type]
