@@ -64,11 +64,13 @@ def test_two_review_rounds_with_three_reviewers(client: TestClient, world: World
     assert put_review(client, p.id or 0, rita, best) == 200
     early = client.post(f"{url}/approve", headers=coordinator)
     assert early.status_code == 422
-    assert "rubric result is not a pass" in early.json()["detail"]
+    assert early.json()["detail"] == (
+        "the rubric result is not a pass: 2 complete reviews are needed; 1 so far.")
     worst = scores_all(client, ravi.headers, "not_evident")
     assert put_review(client, p.id or 0, ravi, worst) == 200
     failing = client.post(f"{url}/approve", headers=coordinator)
     assert failing.status_code == 422
+    assert "The weighted score 50% is below the 75% needed." in failing.json()["detail"]
     round_one = client.get(f"{url}/reviews", headers=coordinator).json()
     assert round_one["result"]["passed"] is False
     assert len(round_one["reviews"]) == 2
