@@ -139,7 +139,8 @@ class World:
     session: Session
 
     def proposal(self, title: str = "Applied Data Storytelling", **fields: object) -> Proposal:
-        data = sample_proposal(title, "CS", co_authors=[self.co_author.email], **fields)
+        fields.setdefault("co_authors", [self.co_author.email])
+        data = sample_proposal(title, "CS", **fields)
         return service.create_proposal(self.session, data, self.owner.user, Channel.API)
 
     def fire(self, proposal: Proposal, trigger: str, who: Person, comment: str | None = None
