@@ -130,7 +130,8 @@ def verify(session: Session, batch: int = 2000) -> Verification:
             expected_prev = entry.hash
             expected_seq += 1
             last_seq = entry.seq
-        session.expunge_all()
+            # Keep memory flat over a long chain without touching the caller's other objects.
+            session.expunge(entry)
     head = session.get(AuditHead, 1)
     if head is not None and (head.last_seq != last_seq or head.last_hash != expected_prev):
         return Verification(False, count, {"seq": head.last_seq, "id": None,
