@@ -6,7 +6,7 @@ in-flight proposals), so they are tested without a database.
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -245,34 +245,40 @@ def similar_titles(proposal: ProposalLike, catalog: Sequence[CatalogEntry]) -> l
     return found
 
 
-def _resolve(name: str, published: Sequence[CatalogEntry]) -> CatalogEntry | None:
-    name = name.strip()
-    for entry in published:
-        if name == str(entry.id) or name.lower() == entry.title.lower():
-            return entry
-    return None
+Resolver = Callable[[str], CatalogEntry | None]
 
 
-def stacking(proposal: ProposalLike, catalog: Sequence[CatalogEntry]) -> list[Check]:
-    published = [c for c in catalog if c.published]
+def resolver_over(catalog: Sequence[CatalogEntry]) -> Resolver:
+    """Find a published credential by id or title in a list (the database does it in service)."""
+
+    def resolve(name: str) -> CatalogEntry | None:
+        name = name.strip()
+        for entry in catalog:
+            if entry.published and (name == str(entry.id) or name.lower() == entry.title.lower()):
+                return entry
+        return None
+
+    return resolve
+
+
+def stacking(proposal: ProposalLike, resolve: Resolver) -> list[Check]:
     found = []
     targets: list[CatalogEntry] = []
     for name in proposal.stacks_into:
-        entry = _resolve(name, published)
+        entry = resolve(name)
         if entry is None:
             found.append(Check("stacks_into_unknown", Severity.ERROR,
                                f"'{name}' is not a published credential.", "stacks_into"))
         else:
             targets.append(entry)
     me = {proposal.id, proposal.predecessor_id} - {None}
-    if _reaches(targets, me, published):
+    if _reaches(targets, me, resolve):
         found.append(Check("stacks_into_cycle", Severity.ERROR,
                            "The pathway would loop back to this credential.", "stacks_into"))
     return found
 
 
-def _reaches(start: Iterable[CatalogEntry], me: set[int | None],
-             published: Sequence[CatalogEntry]) -> bool:
+def _reaches(start: Iterable[CatalogEntry], me: set[int | None], resolve: Resolver) -> bool:
     seen: set[int] = set()
     stack = list(start)
     while stack:
@@ -282,12 +288,21 @@ def _reaches(start: Iterable[CatalogEntry], me: set[int | None],
         if entry.id in seen:
             continue
         seen.add(entry.id)
-        stack.extend(e for name in entry.stacks_into if (e := _resolve(name, published)))
+        stack.extend(e for name in entry.stacks_into if (e := resolve(name)))
     return False
 
 
-def prescreen(proposal: ProposalLike, catalog: Sequence[CatalogEntry] = ()) -> list[Check]:
-    """Run every rule over a proposal; errors block submit and resubmit."""
+def prescreen(
+    proposal: ProposalLike,
+    catalog: Sequence[CatalogEntry] = (),
+    resolve: Resolver | None = None,
+) -> list[Check]:
+    """Run every rule over a proposal; errors block submit and resubmit.
+
+    `catalog` is what titles are compared with (warnings only, so the door passes none);
+    `resolve` finds the published credentials that `stacks_into` names.
+    """
+    resolve = resolve or resolver_over(catalog)
     return [
         *required_fields(proposal),
         *credit_range(proposal),
@@ -295,7 +310,7 @@ def prescreen(proposal: ProposalLike, catalog: Sequence[CatalogEntry] = ()) -> l
         *competencies_in_outcomes(proposal),
         *outcome_quality(proposal),
         *similar_titles(proposal, catalog),
-        *stacking(proposal, catalog),
+        *stacking(proposal, resolve),
     ]
 
 

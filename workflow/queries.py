@@ -5,13 +5,14 @@ import binascii
 from collections.abc import Sequence
 
 from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from rubric.checks import CatalogEntry
 from workflow.access import Grants, co_authored_by, visible_clause
 from workflow.errors import Unprocessable
 from workflow.models import (
     EDITABLE_FIELDS,
+    MAX_ID,
     AuditEntry,
     AuditEntryPublic,
     Department,
@@ -48,6 +49,21 @@ def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPub
 
 
 IN_FLIGHT = ("department_review", "rubric_review", "design_review", "returned", "published")
+
+
+def published_credential(session: Session, name: str) -> CatalogEntry | None:
+    """The published proposal a `stacks_into` entry names, by id or by title."""
+    name = name.strip()
+    query = select(Proposal).where(Proposal.state == "published")
+    if name.isdigit() and int(name) <= MAX_ID:
+        query = query.where(Proposal.id == int(name))
+    else:
+        query = query.where(func.lower(Proposal.title) == name.lower())
+    row = session.exec(query.limit(1)).first()
+    if row is None:
+        return None
+    return CatalogEntry(id=row.id or 0, title=row.title, published=True,
+                        stacks_into=tuple(row.stacks_into or ()))
 
 
 def catalog_for_checks(session: Session) -> list[CatalogEntry]:

@@ -277,3 +277,19 @@ def test_values_the_database_cannot_hold_are_422_not_500(client: TestClient,
                  {**NEW, "predecessor_id": too_big}):
         assert client.post("/api/proposals", json=body, headers=h).status_code == 422
     assert client.get("/api/proposals", headers=h).json()["items"] == []
+
+
+def test_stacks_into_must_name_a_published_credential_on_submit(
+    client: TestClient, world: World, engine: object
+) -> None:
+    from tests.conftest import force_state
+
+    foundation = world.proposal("Data Foundations")
+    force_state(engine, foundation.id or 0, "published")  # type: ignore[arg-type]
+    good = world.proposal("Advanced Data Storytelling", stacks_into=["data foundations"])
+    assert client.post(f"/api/proposals/{good.id}/submit",
+                       headers=world.owner.headers).status_code == 200
+    bad = world.proposal("Data Visualisation", stacks_into=["Quantum Basket Weaving"])
+    refused = client.post(f"/api/proposals/{bad.id}/submit", headers=world.owner.headers)
+    assert refused.status_code == 422
+    assert [e["type"] for e in refused.json()["detail"]] == ["prescreen.stacks_into_unknown"]
