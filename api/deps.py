@@ -1,6 +1,6 @@
 """Request dependencies as Annotated aliases."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -19,12 +19,17 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+# Async generators, so the session's cleanup runs on the event loop: a sync one needs a
+# threadpool thread to give back SQLite's writer lock, and under load every thread may be
+# queued behind that very lock.
+async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
     with write_session(engine) as session:
         yield session
 
 
-def get_read_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+async def get_read_session(
+    engine: Annotated[Engine, Depends(get_engine)],
+) -> AsyncIterator[Session]:
     with read_session(engine) as session:
         yield session
 
@@ -36,7 +41,7 @@ bearer = HTTPBearer(auto_error=False, description="An API token from `microcred 
 
 
 def get_current_grants(
-    session: ReadSessionDep,
+    engine: Annotated[Engine, Depends(get_engine)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Grants:
     unauthorized = HTTPException(
@@ -45,10 +50,13 @@ def get_current_grants(
     )
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized
-    user = user_for_token(session, credentials.credentials)
-    if user is None:
-        raise unauthorized
-    return grants_of(session, user)
+    # Its own session: a request's read session must take its snapshot after the request's
+    # write, not before it.
+    with read_session(engine) as session:
+        user = user_for_token(session, credentials.credentials)
+        if user is None:
+            raise unauthorized
+        return grants_of(session, user)
 
 
 CurrentUser = Annotated[Grants, Depends(get_current_grants)]

@@ -33,9 +33,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
-def create_proposal(body: ProposalCreate, session: SessionDep, me: CurrentUser) -> ProposalPublic:
+def create_proposal(
+    body: ProposalCreate, session: SessionDep, reader: ReadSessionDep, me: CurrentUser
+) -> ProposalPublic:
     proposal = service.create_proposal(session, body, me.user, Channel.API)
-    return queries.present(session, [proposal])[0]
+    return queries.present(reader, [proposal])[0]
 
 
 @router.get("", responses=ERRORS)
@@ -64,10 +66,11 @@ def get_proposal(
 
 @router.patch("/{proposal_id}", responses=ERRORS)
 def edit_proposal(
-    proposal_id: ProposalId, body: ProposalUpdate, session: SessionDep, me: CurrentUser
+    proposal_id: ProposalId, body: ProposalUpdate, session: SessionDep, reader: ReadSessionDep,
+    me: CurrentUser,
 ) -> ProposalPublic:
     proposal = service.edit_proposal(session, proposal_id, body, me.user, Channel.API)
-    return queries.present(session, [proposal])[0]
+    return queries.present(reader, [proposal])[0]
 
 
 @router.get("/{proposal_id}/actions", responses=ERRORS)
@@ -102,6 +105,7 @@ def fire_trigger(
     proposal_id: ProposalId,
     trigger: str,
     session: SessionDep,
+    reader: ReadSessionDep,
     me: CurrentUser,
     body: Annotated[TriggerRequest | None, Body()] = None,
 ) -> ProposalPublic:
@@ -110,4 +114,4 @@ def fire_trigger(
         session, proposal_id, trigger, me.user, Channel.API, comment=body.comment,
         version=body.version,
     )
-    return queries.present(session, [proposal])[0]
+    return queries.present(reader, [proposal])[0]

@@ -136,13 +136,13 @@ class AssignedReviewers(BaseModel):
 @router.post("/proposals/{proposal_id}/reviewers", responses=ERRORS)
 def assign_reviewers(
     proposal_id: ProposalId, body: ReviewerAssignmentRequest, session: SessionDep,
-    me: CurrentUser,
+    reader: ReadSessionDep, me: CurrentUser,
 ) -> AssignedReviewers:
     reviews.assign_reviewers(session, proposal_id, body.reviewers, me.user, Channel.API)
-    proposal = session.get(Proposal, proposal_id)
+    proposal = reader.get(Proposal, proposal_id)
     assert proposal is not None
-    ids = _assigned_ids(session, proposal)
-    return AssignedReviewers(reviewers=sorted(_emails(session, ids).values()))
+    ids = _assigned_ids(reader, proposal)
+    return AssignedReviewers(reviewers=sorted(_emails(reader, ids).values()))
 
 
 def _assigned_ids(session: Session, proposal: Proposal) -> set[int]:
