@@ -1,22 +1,41 @@
 """The application factory."""
 
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api import errors
-from api.routes import accounts, proposals, reviews
+from api.routes import accounts, outbox, proposals, reviews
+from notifications.outbox import install as install_notifications
+from notifications.worker import in_background
 from plumbing.database import get_engine, write_session
 from plumbing.settings import Settings, get_settings
 from workflow.reviews import install_rubrics
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the service; tests pass their own settings and engine."""
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, *, with_worker: bool = False
+) -> FastAPI:
+    """Build the service; tests pass their own settings and engine.
+
+    With `with_worker` (or MICROCRED_EMAIL_WORKER_IN_WEB) the email worker runs beside it.
+    """
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as background:
+            if with_worker or settings.email_worker_in_web:
+                await background.enter_async_context(in_background(app.state.engine, settings))
+            yield
+
     app = FastAPI(
         title="microcred",
         summary="University micro-credential proposals, from first draft to published Open Badge",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.database_url)
@@ -24,8 +43,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     with write_session(app.state.engine) as session:
         install_rubrics(session, settings)
     errors.install(app)
+    # Every transition this process makes writes its emails (idempotent).
+    install_notifications()
     app.include_router(accounts.router)
     # Before proposals: its POST /{id}/{trigger} would otherwise swallow /{id}/reviewers.
     app.include_router(reviews.router)
     app.include_router(proposals.router)
+    app.include_router(outbox.router)
     return app

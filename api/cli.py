@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from plumbing.database import get_engine, is_sqlite, read_session, write_session
 from plumbing.migrate import upgrade
-from plumbing.settings import get_settings
+from plumbing.settings import Settings, get_settings
 from rubric.definitions import RubricError
 from workflow import audit
 from workflow.accounts import add_department, add_user, issue_token
@@ -31,15 +31,35 @@ def serve(args: argparse.Namespace) -> int:
     if is_sqlite(engine):
         # The embedded default looks after its own schema; PostgreSQL deployments run `db upgrade`.
         upgrade(engine)
-    app = create_app(settings, engine)
+    app = create_app(settings, engine, with_worker=True)
     if args.demo:
         from api.demo import seed
 
         with write_session(engine) as session:
             print(seed(session, f"http://{args.host}:{args.port}"))
     print(f"microcred on http://{args.host}:{args.port} (database {settings.database_url})")
+    print(_mail_destination(settings, f"http://{args.host}:{args.port}"))
     uvicorn.run(app, host=args.host, port=args.port,
                 log_level="info", proxy_headers=True)
+    return 0
+
+
+def _mail_destination(settings: Settings, base: str) -> str:
+    if settings.smtp_host:
+        return f"email goes to SMTP {settings.smtp_host}:{settings.smtp_port}"
+    return f"no MICROCRED_SMTP_HOST: email goes to the dev mailbox, {base}/mailbox (admins)"
+
+
+def worker(_args: argparse.Namespace) -> int:
+    from notifications.worker import run_forever
+
+    settings = get_settings()
+    engine = _engine()
+    if is_sqlite(engine):
+        upgrade(engine)
+    print(f"microcred email worker (database {settings.database_url}); "
+          + _mail_destination(settings, settings.base_url.rstrip("/")))
+    run_forever(engine, settings)
     return 0
 
 
@@ -93,6 +113,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--demo", action="store_true", help="seed demo departments, users, proposals")
     p.set_defaults(run=serve)
+
+    commands.add_parser(
+        "worker", help="only the email outbox sender and the reminder scheduler"
+    ).set_defaults(run=worker)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply the schema migrations").set_defaults(run=db_upgrade)

@@ -31,6 +31,20 @@ class Settings(BaseSettings):
     # A folder of the office's own rubric files, read beside the shipped ones.
     rubric_dir: str | None = None
     reviewers_from_own_department: bool = False
+    # Email: reminders, escalation and the outbox sender (notifications/).
+    reminder_days: float = 7
+    escalation_days: float = 14
+    digest_hour: int = 7  # UTC hour after which the daily digests go out
+    smtp_timeout_seconds: float = 30
+    email_max_attempts: int = 12
+    email_backoff_seconds: float = 60
+    email_backoff_max_seconds: float = 3600
+    email_lease_seconds: float = 300
+    email_batch_size: int = 100
+    email_poll_seconds: float = 2
+    scheduler_interval_seconds: float = 300
+    # Run the sender and the scheduler inside each web process (`serve` always does).
+    email_worker_in_web: bool = False
 
 
 @lru_cache

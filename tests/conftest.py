@@ -207,3 +207,96 @@ def live_server(engine: Engine, settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# --- email: a real SMTP server on 127.0.0.1 (notifications) -------------------------------
+
+
+@dataclass
+class ReceivedMail:
+    envelope_from: str
+    recipients: list[str]
+    raw: bytes
+    peer: tuple[str, int]
+
+    @property
+    def message(self):  # type: ignore[no-untyped-def]
+        from email import message_from_bytes
+        from email.policy import default
+
+        return message_from_bytes(self.raw, policy=default)
+
+
+class RecordingHandler:
+    """Accepts everything except the recipients told to refuse, and keeps what it got."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedMail] = []
+        self.refuse: dict[str, str] = {}  # recipient -> SMTP reply, such as "550 no such user"
+        self.pipelining = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        # aiosmtpd reads pipelined commands correctly but does not say so; real servers do.
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        reply = self.refuse.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
+                                          bytes(envelope.original_content or envelope.content),
+                                          tuple(session.peer)))
+        return "250 Message accepted for delivery"
+
+
+class SMTPServer:
+    """aiosmtpd on a fixed free port, which tests can stop and start again."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.handler = RecordingHandler()
+        self.controller = None
+
+    @property
+    def received(self) -> list[ReceivedMail]:
+        return self.handler.received
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                                     server_hostname="smtp.test", ready_timeout=10)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def settings(self, base: Settings) -> Settings:
+        return base.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": self.port})
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port, recording what it receives."""
+    server = SMTPServer(free_port())
+    server.start()
+    yield server
+    server.stop()

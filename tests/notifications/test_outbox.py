@@ -1,0 +1,146 @@
+"""The outbox is written in the transition's own transaction, and nowhere else."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, func, select
+
+from notifications import outbox
+from notifications.models import EmailPreference, OutboxMessage
+from notifications.outbox import Envelope, enqueue
+from notifications.recipients import Recipient
+from plumbing.settings import Settings
+from tests.conftest import SMTPServer, World
+from tests.notifications.conftest import drain, outbox_count
+from workflow import service
+from workflow.errors import Conflict, Forbidden
+from workflow.models import Channel, Proposal
+
+
+def test_the_door_has_the_listener_installed_once() -> None:
+    outbox.install()
+    outbox.install()
+    assert service.transition_listeners.count(outbox.on_transition) == 1
+
+
+def test_a_rolled_back_transition_leaves_no_outbox_row(
+    engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = world.proposal()
+    pid = p.id
+    queued_before_failure = []
+
+    def fails_after_the_outbox(session: Session, proposal: Proposal, _event: object) -> None:
+        queued_before_failure.append(session.exec(
+            select(func.count()).select_from(OutboxMessage)).one())
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(service, "transition_listeners",
+                        [*service.transition_listeners, fails_after_the_outbox])
+    with pytest.raises(RuntimeError):
+        world.fire(p, "submit", world.owner)
+    world.session.rollback()  # as the request's session does when the door raises
+
+    assert queued_before_failure == [3]  # the rows were written, then rolled back with it
+    assert outbox_count(engine) == 0
+    with Session(engine) as fresh:
+        stored = fresh.get(Proposal, pid)
+        assert stored is not None and stored.state == "draft"
+
+
+def test_a_refused_transition_leaves_no_outbox_row(engine: Engine, world: World) -> None:
+    p = world.proposal()
+    with pytest.raises(Forbidden):
+        world.fire(p, "submit", world.co_author)
+    with pytest.raises(Conflict):
+        service.apply(world.session, p.id or 0, "submit", world.owner.user, Channel.API,
+                      version=p.version + 5)
+    assert outbox_count(engine) == 0
+
+
+def test_the_outbox_rows_commit_with_the_transition(engine: Engine, world: World) -> None:
+    p = world.proposal()
+    world.fire(p, "submit", world.owner)
+    with Session(engine) as fresh:
+        stored = fresh.get(Proposal, p.id)
+        assert stored is not None and stored.state == "department_review"
+        rows = fresh.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()  # type: ignore[arg-type]
+    assert [(r.recipient, r.status, r.event) for r in rows] == [
+        ("lead@arizona.edu", "pending", "submitted"),
+        ("owner@arizona.edu", "pending", "submitted"),
+        ("coauthor@arizona.edu", "pending", "submitted"),
+    ]
+    assert len({r.message_id for r in rows}) == 3
+    assert len({r.thread_id for r in rows}) == 1
+
+
+def test_a_context_hook_adds_action_links_and_reply_to_to_action_needed_emails(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def action_links(session: Session, envelope: Envelope) -> Mapping[str, Any]:
+        if not envelope.action_needed:
+            return {}
+        token = f"tok-{envelope.recipient.user_id}"
+        return {
+            "actions": [{"label": "Approve", "url": f"http://127.0.0.1:8000/actions/{token}"}],
+            "headers": {"Reply-To": f"reply+{token}@localhost"},
+        }
+
+    monkeypatch.setattr(outbox, "context_hooks", [action_links])
+    p = world.proposal()
+    world.fire(p, "submit", world.owner)
+    drain(engine, mail_settings)
+    by_recipient = {m.recipients[0]: m.message for m in smtp_server.received}
+    lead = by_recipient["lead@arizona.edu"]
+    token = f"tok-{world.lead.user.id}"
+    assert lead["Reply-To"] == f"reply+{token}@localhost"
+    text = lead.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = lead.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert f"Approve: http://127.0.0.1:8000/actions/{token}" in text
+    assert f'href="http://127.0.0.1:8000/actions/{token}"' in html
+    owner = by_recipient["owner@arizona.edu"]
+    assert owner["Reply-To"] is None
+    assert "/actions/" not in owner.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_digest_user_gets_no_action_needed_email_but_still_gets_receipts(
+    engine: Engine, world: World
+) -> None:
+    world.session.add(EmailPreference(user_id=world.lead.user.id or 0, daily_digest=True))
+    world.session.add(EmailPreference(user_id=world.owner.user.id or 0, daily_digest=True))
+    world.session.commit()
+    p = world.proposal()
+    world.fire(p, "submit", world.owner)
+    with Session(engine) as fresh:
+        recipients = fresh.exec(select(OutboxMessage.recipient)).all()
+    assert sorted(recipients) == ["coauthor@arizona.edu", "owner@arizona.edu"]
+
+
+def test_enqueue_serves_other_features_and_dedupes_by_key(
+    engine: Engine, world: World, settings: Settings
+) -> None:
+    p = world.proposal("Data Ethics")
+    reviewer = Recipient(email="reviewer@arizona.edu", name="Rita", role="reviewer")
+    context = {"actor": {"name": "Carol", "email": "badge@arizona.edu"}}
+    for _ in range(2):
+        queued = enqueue(world.session, event="reviewer_assigned", proposal=p,
+                         recipients=[reviewer, "Someone@Arizona.edu"], context=context,
+                         what="you are asked to review it", action_needed=True,
+                         dedupe_key=f"assign:{p.id}")
+        world.session.commit()
+    assert queued == 0
+    with Session(engine) as fresh:
+        rows = fresh.exec(select(OutboxMessage)).all()
+    assert sorted(r.recipient for r in rows) == ["reviewer@arizona.edu", "someone@arizona.edu"]
+    assert rows[0].subject == "[Micro-credential] Data Ethics: you are asked to review it"
+    assert "Carol asked you to review" in rows[0].body_text
+
+    with pytest.raises(ValueError, match="needs a subject"):
+        enqueue(world.session, event="digest", proposal=None, recipients=["a@arizona.edu"])
+    queued = enqueue(world.session, event="digest", proposal=None, recipients=["a@arizona.edu"],
+                     subject="[Micro-credential] Daily digest", context={"items": []})
+    world.session.commit()
+    assert queued == 1
