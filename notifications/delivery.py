@@ -20,18 +20,17 @@ from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from enum import StrEnum
 from functools import lru_cache
-from types import SimpleNamespace
 from typing import Protocol, cast
 
 import aiosmtplib
-from sqlalchemy import Engine, and_, insert, or_, update
+from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from notifications.models import DevMailboxMessage, OutboxMessage, OutboxStatus
 from notifications.rendering import envelope_sender, wire_bytes
 from plumbing.settings import Settings
 from workflow import audit
-from workflow.models import AuditEntry, AuditHead, utcnow
+from workflow.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -369,32 +368,14 @@ class DrainReport:
 
 
 def audit_sent(session: Session, rows: Sequence[OutboxMessage], at: datetime) -> None:
-    """Append one `email_sent` entry per message, as `audit.append` would, in one statement.
-
-    `audit.append` costs a query and a flush per entry, which was most of a batch's time;
-    this keeps its chain rules (the head row locked, each entry hashing its predecessor).
-    """
-    if not rows:
-        return
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    seq, prev_hash = head.last_seq, head.last_hash
-    entries = []
-    for row in rows:
-        seq += 1
-        fields: dict[str, object] = {
-            "seq": seq, "at": at, "actor_id": None, "actor_email": None, "role": None,
-            "channel": "system", "action": "email_sent", "outcome": "accepted",
-            "from_state": None, "to_state": None, "proposal_id": row.proposal_id,
-            "version": None, "prev_hash": prev_hash,
-            "detail": {"outbox_id": row.id, "event": row.event, "to": row.recipient,
-                       "message_id": row.message_id},
-        }
-        # A plain namespace: building a SQLModel object per entry cost more than hashing it.
-        prev_hash = audit.entry_hash(cast(AuditEntry, SimpleNamespace(**fields)))
-        entries.append({**fields, "hash": prev_hash})
-    session.execute(insert(AuditEntry), entries)
-    head.last_seq, head.last_hash = seq, prev_hash
-    session.add(head)
+    """One `email_sent` entry per message, in one statement (`audit.append` per row was most
+    of a batch's time)."""
+    audit.append_many(session, at, [
+        {"channel": "system", "action": "email_sent", "proposal_id": row.proposal_id,
+         "detail": {"outbox_id": row.id, "event": row.event, "to": row.recipient,
+                    "message_id": row.message_id}}
+        for row in rows
+    ])
 
 
 def worker_name() -> str:
