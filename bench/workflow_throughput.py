@@ -1,0 +1,522 @@
+"""Workflow transitions per second against a same-writes baseline, and as the database grows.
+
+Run by hand from the repository root:
+
+    .venv/bin/python bench/workflow_throughput.py            # full: a few minutes
+    .venv/bin/python bench/workflow_throughput.py --quick    # under a minute
+
+Part 1 starts the real server (uvicorn, one worker, a fresh SQLite file) and
+drives submit / approve / return / resubmit cycles from 16 concurrent HTTP
+clients, each on its own proposal; then, in the same run and against the same
+server, a baseline route that makes the same database writes (one UPDATE of
+the proposal, one INSERT of an audit entry) with no workflow logic.
+Targets: workflow >= 0.6 x baseline throughput, workflow p99 < 50 ms.
+
+Part 2 runs the same workflow load on a database of 1,000 proposals and on
+one of 100,000 proposals with 1,000,000 audit entries (--quick: 10,000 and
+100,000). Target: time per transition within 20% of each other.
+"""
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, insert, text
+from sqlmodel import Session, col, select
+
+from api.demo import sample_proposal
+from plumbing.database import build_engine, read_session, write_session
+from plumbing.migrate import upgrade
+from workflow import service
+from workflow.accounts import add_department, add_user, issue_token
+from workflow.audit import GENESIS_HASH, entry_hash
+from workflow.models import AuditEntry, Channel, DepartmentCreate, Proposal, Role, User
+
+BENCH = Path(__file__).resolve().parent
+CLIENTS = 16
+WARMUP_STEPS = 12
+SOLO_STEPS = 100
+RETURN_COMMENT = "Please make the assessment measurable."
+# How SQLAlchemy's SQLite DateTime stores a time, so bulk rows read back like live ones.
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+# The ten-step life behind each seeded proposal's history: action, from, to, role.
+HISTORY = [
+    ("create", None, "draft", "submitter"),
+    ("edit", "draft", "draft", "submitter"),
+    ("submit", "draft", "department_review", "submitter"),
+    ("approve", "department_review", "rubric_review", "department_lead"),
+    ("review", "rubric_review", "rubric_review", "coordinator"),
+    ("return", "rubric_review", "returned", "coordinator"),
+    ("edit", "returned", "returned", "submitter"),
+    ("resubmit", "returned", "rubric_review", "submitter"),
+    ("approve", "rubric_review", "design_review", "coordinator"),
+    ("approve", "design_review", "published", "coordinator"),
+]
+SEEDED_STATES = ["published", "published", "published", "withdrawn", "rejected", "retired",
+                 "draft", "returned", "withdrawn", "draft"]
+
+
+# --- the database ------------------------------------------------------------
+
+
+@dataclass
+class People:
+    owners: list[str]  # one submitter's token per client
+    lead: str
+    coordinator: str
+    emails: dict[str, tuple[int, str]]  # role -> (id, email) of someone holding it
+
+
+@dataclass
+class Database:
+    name: str
+    url: str
+    path: Path
+    people: People
+    seeded_proposals: int
+    seeded_entries: int
+
+
+def seed_people(session: Session) -> People:
+    add_department(session, DepartmentCreate(code="CS", name="Computer Science"))
+    owners = [add_user(session, f"owner{n}@arizona.edu", f"Owner {n}", [Role.SUBMITTER], "CS")
+              for n in range(CLIENTS)]
+    lead = add_user(session, "lead@arizona.edu", "Lead", [Role.DEPARTMENT_LEAD], "CS")
+    coordinator = add_user(session, "badge@arizona.edu", "Coordinator", [Role.COORDINATOR])
+    return People(
+        owners=[issue_token(session, owner) for owner in owners],
+        lead=issue_token(session, lead),
+        coordinator=issue_token(session, coordinator),
+        emails={"submitter": (owners[0].id or 0, owners[0].email),
+                "department_lead": (lead.id or 0, lead.email),
+                "coordinator": (coordinator.id or 0, coordinator.email)},
+    )
+
+
+def bulk_proposals(engine: Engine, count: int) -> tuple[int, int]:
+    """Insert `count` complete proposals in a spread of states; answer the first and last id."""
+    template = sample_proposal("x", "CS").model_dump(mode="json", exclude={"department"})
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        first = int(connection.execute(
+            text("SELECT coalesce(max(id), 0) + 1 FROM proposal")).scalar_one())
+        for start in range(0, count, 10_000):
+            rows = [{**template, "title": f"Seeded credential {first + n}", "department_id": 1,
+                     "owner_id": 1 + n % CLIENTS,
+                     "state": SEEDED_STATES[n % len(SEEDED_STATES)],
+                     "version": len(HISTORY), "created_at": since + timedelta(minutes=n),
+                     "updated_at": since + timedelta(minutes=n)}
+                    for n in range(start, min(count, start + 10_000))]
+            connection.execute(insert(Proposal), rows)
+    return first, first + count - 1
+
+
+def bulk_audit_history(path: Path, people: People, first_id: int, last_id: int) -> int:
+    """Append ten hash-chained entries per proposal straight into SQLite; move the head along."""
+    columns = ("seq", "at", "actor_id", "actor_email", "role", "channel", "action", "outcome",
+               "from_state", "to_state", "proposal_id", "version", "detail", "prev_hash", "hash")
+    statement = (f"INSERT INTO audit_entry ({', '.join(columns)}) "
+                 f"VALUES ({', '.join('?' * len(columns))})")
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.execute("BEGIN IMMEDIATE")
+    seq, prev_hash = connection.execute(
+        "SELECT last_seq, last_hash FROM audit_head WHERE id = 1").fetchone()
+    # One reused stand-in, hashed by the product's own entry_hash, so the chain verifies.
+    entry = SimpleNamespace(seq=0, at=None, actor_id=None, actor_email=None, role=None,
+                            channel="web", action="", outcome="accepted", from_state=None,
+                            to_state=None, proposal_id=None, version=None, detail={},
+                            prev_hash="")
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    batch: list[tuple[object, ...]] = []
+    for proposal_id in range(first_id, last_id + 1):
+        for version, (action, from_state, to_state, role) in enumerate(HISTORY, start=1):
+            seq += 1
+            at += timedelta(seconds=3)
+            actor_id, actor_email = people.emails[role]
+            entry.seq, entry.at, entry.actor_id, entry.actor_email = seq, at, actor_id, actor_email
+            entry.role, entry.action, entry.from_state, entry.to_state = (
+                role, action, from_state, to_state)
+            entry.proposal_id, entry.version, entry.prev_hash = proposal_id, version, prev_hash
+            digest = entry_hash(entry)  # type: ignore[arg-type]
+            batch.append((seq, at.strftime(SQLITE_TIME), actor_id, actor_email, role, "web",
+                          action, "accepted", from_state, to_state, proposal_id, version, "{}",
+                          prev_hash, digest))
+            prev_hash = digest
+        if len(batch) >= 50_000:
+            connection.executemany(statement, batch)
+            batch.clear()
+    connection.executemany(statement, batch)
+    connection.execute("UPDATE audit_head SET last_seq = ?, last_hash = ? WHERE id = 1",
+                       (seq, prev_hash))
+    connection.execute("COMMIT")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    return (last_id - first_id + 1) * len(HISTORY)
+
+
+def build_database(folder: Path, name: str, seeded_proposals: int) -> Database:
+    """A fresh file: schema, people, and `seeded_proposals` with ten audit entries each."""
+    path = folder / f"{name}.db"
+    url = f"sqlite:///{path}"
+    engine = build_engine(url)
+    upgrade(engine)
+    with write_session(engine) as session:
+        people = seed_people(session)
+    entries = 0
+    if seeded_proposals:
+        first, last = bulk_proposals(engine, seeded_proposals)
+        engine.dispose()
+        entries = bulk_audit_history(path, people, first, last)
+    engine.dispose()
+    return Database(name, url, path, people, seeded_proposals, entries)
+
+
+def new_drafts(database: Database, count: int) -> list[int]:
+    """Create drafts through the service, client n's owned by owner n."""
+    engine = build_engine(database.url)
+    ids = []
+    with write_session(engine) as session:
+        users = {user.email: user for user in session.exec(select(User)).all()}
+        for n in range(count):
+            proposal = service.create_proposal(
+                session, sample_proposal(f"Benchmark credential {time.time_ns()}-{n}", "CS"),
+                users[f"owner{n % CLIENTS}@arizona.edu"], Channel.API)
+            ids.append(proposal.id or 0)
+    engine.dispose()
+    return ids
+
+
+def counts(database: Database) -> tuple[int, int]:
+    engine = build_engine(database.url)
+    with engine.connect() as connection:
+        proposals = connection.execute(text("SELECT count(*) FROM proposal")).scalar_one()
+        entries = connection.execute(text("SELECT count(*) FROM audit_entry")).scalar_one()
+    engine.dispose()
+    return int(proposals), int(entries)
+
+
+def verify_tail(database: Database, entries: int) -> str:
+    """Check the newest `entries` links (seeded ones and live ones) and the head, as verify does."""
+    engine = build_engine(database.url)
+    with read_session(engine) as session:
+        rows = list(reversed(session.exec(
+            select(AuditEntry).where(col(AuditEntry.seq) < 1_000_000_000)
+            .order_by(col(AuditEntry.seq).desc()).limit(entries)).all()))
+        head = session.execute(text("SELECT last_seq, last_hash FROM audit_head")).one()
+    engine.dispose()
+    previous = rows[0].prev_hash if rows[0].seq > 1 else GENESIS_HASH
+    for entry in rows:
+        if entry.prev_hash != previous or entry_hash(entry) != entry.hash:
+            return f"BROKEN at seq {entry.seq}"
+        previous = entry.hash
+    if tuple(head) != (rows[-1].seq, rows[-1].hash):
+        return "BROKEN: the head does not name the last entry"
+    return f"ok (last {len(rows)} links, seq {rows[0].seq}..{rows[-1].seq}, and the head)"
+
+
+# --- the server --------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextmanager
+def running_server(database: Database, folder: Path) -> Iterator[str]:
+    """Run bench/server.py on a free port; yield its base URL."""
+    port = free_port()
+    log = (folder / f"{database.name}.server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, str(BENCH / "server.py"), "--database-url", database.url,
+         "--port", str(port)],
+        # The temp dir as cwd, so no stray .env changes the service's settings.
+        cwd=folder, env={**os.environ, "MICROCRED_DATABASE_URL": database.url},
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                sys.exit(f"the server did not start:\n{(folder / log.name).read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+# --- the load ----------------------------------------------------------------
+
+Call = tuple[str, dict[str, Any] | None, dict[str, str]]  # path, JSON body, headers
+
+
+def workflow_calls(proposal_id: int, owner: str, people: People, steps: int) -> list[Call]:
+    """submit, approve, then return and resubmit in turn: `steps` transitions in all."""
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    path = f"/api/proposals/{proposal_id}/"
+    calls: list[Call] = [(path + "submit", None, bearer(owner)),
+                         (path + "approve", None, bearer(people.lead))]
+    while len(calls) < steps:
+        calls.append((path + "return", {"comment": RETURN_COMMENT}, bearer(people.coordinator)))
+        calls.append((path + "resubmit", None, bearer(owner)))
+    return calls[:steps]
+
+
+def baseline_calls(proposal_id: int, steps: int) -> list[Call]:
+    return [(f"/bench/baseline/{proposal_id}", None, {})] * steps
+
+
+@dataclass
+class Figures:
+    label: str
+    seconds: float
+    latencies: list[float]
+    errors: int
+    first_error: str
+
+    @property
+    def transitions(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def per_second(self) -> float:
+        return self.transitions / self.seconds
+
+    @property
+    def ms_per_transition(self) -> float:
+        return 1000 * self.seconds / self.transitions
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile of the latencies, in milliseconds."""
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered)) - 1))]
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"transitions": self.transitions, "seconds": round(self.seconds, 3),
+                "per_second": round(self.per_second, 1),
+                "p50_ms": round(self.percentile(50), 2), "p99_ms": round(self.percentile(99), 2),
+                "errors": self.errors}
+
+
+def drive(base: str, label: str, plans: list[list[Call]]) -> Figures:
+    """One thread and one keep-alive connection per client; all start together."""
+    latencies: list[float] = []
+    problems: list[str] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(len(plans) + 1)
+
+    def client(calls: list[Call]) -> None:
+        mine: list[float] = []
+        bad: list[str] = []
+        try:
+            with httpx.Client(base_url=base, timeout=60) as http:
+                http.get("/api/health")  # opens the connection before the clock starts
+                ready.wait(timeout=60)
+                for path, body, headers in calls:
+                    started = time.perf_counter()
+                    response = http.post(path, json=body, headers=headers)
+                    mine.append(time.perf_counter() - started)
+                    if response.status_code != 200:
+                        bad.append(f"{response.status_code} on {path}: {response.text[:200]}")
+        except (httpx.HTTPError, threading.BrokenBarrierError) as error:
+            ready.abort()
+            bad.append(f"{type(error).__name__}: {error}")
+        with lock:
+            latencies.extend(mine)
+            problems.extend(bad)
+
+    threads = [threading.Thread(target=client, args=(calls,)) for calls in plans]
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait(timeout=60)
+    except threading.BrokenBarrierError:
+        pass
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    return Figures(label, seconds, latencies, len(problems), problems[0] if problems else "")
+
+
+def run_workflow(base: str, database: Database, label: str, steps: int,
+                 clients: int = CLIENTS) -> Figures:
+    """Warm up on throwaway proposals, then measure `steps` transitions per client."""
+    people = database.people
+    warm = new_drafts(database, clients)
+    drive(base, "warm-up", [workflow_calls(pid, people.owners[n], people, WARMUP_STEPS)
+                            for n, pid in enumerate(warm)])
+    measured = new_drafts(database, clients)
+    figures = drive(base, label, [workflow_calls(pid, people.owners[n], people, steps)
+                                  for n, pid in enumerate(measured)])
+    engine = build_engine(database.url)
+    with engine.connect() as connection:
+        versions = connection.execute(
+            select(Proposal.version).where(col(Proposal.id).in_(measured))).scalars().all()
+    engine.dispose()
+    # Each accepted transition bumps the version once; a lost or doubled one shows here.
+    wrong = [v for v in versions if v != 1 + steps]
+    if wrong and not figures.errors:
+        figures.errors = len(wrong)
+        figures.first_error = f"versions {sorted(set(versions))} where {1 + steps} was due"
+    return figures
+
+
+def run_baseline(base: str, database: Database, label: str, steps: int,
+                 clients: int = CLIENTS) -> Figures:
+    warm, measured = new_drafts(database, clients), new_drafts(database, clients)
+    drive(base, "warm-up", [baseline_calls(pid, WARMUP_STEPS) for pid in warm])
+    return drive(base, label, [baseline_calls(pid, steps) for pid in measured])
+
+
+def audit_verify(base: str, people: People) -> str:
+    """The service's own full chain check (GET /api/audit/verify)."""
+    answer = httpx.get(f"{base}/api/audit/verify", timeout=600,
+                       headers={"Authorization": f"Bearer {people.coordinator}"}).json()
+    return f"ok={answer['ok']} over {answer['entries']} entries" + (
+        f", first bad {answer['first_bad']}" if answer.get("first_bad") else "")
+
+
+# --- the report --------------------------------------------------------------
+
+HEADER = (f"  {'run':42} {'transitions':>11} {'per s':>8} {'ms/tr':>7} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'errors':>6}")
+
+
+def row(figures: Figures) -> str:
+    return (f"  {figures.label:42} {figures.transitions:11d} {figures.per_second:8.1f} "
+            f"{figures.ms_per_transition:7.2f} {figures.percentile(50):7.1f} "
+            f"{figures.percentile(99):7.1f} {figures.errors:6d}")
+
+
+def verdict(met: bool) -> str:
+    return "meets target" if met else "MISSES target"
+
+
+def report_errors(*figures: Figures) -> None:
+    for f in figures:
+        if f.errors:
+            print(f"  ! {f.label}: {f.errors} failed calls, first: {f.first_error}")
+
+
+def throughput_part(folder: Path, steps: int) -> dict[str, Any]:
+    print(f"Part 1: throughput, {CLIENTS} clients x {steps} transitions, one uvicorn worker",
+          flush=True)
+    database = build_database(folder, "throughput", 0)
+    with running_server(database, folder) as base:
+        workflow = run_workflow(base, database, "workflow (submit/approve/return/resubmit)",
+                                steps)
+        alone = run_workflow(base, database, "workflow, 1 client (no queueing)", SOLO_STEPS, 1)
+        # Before the baseline runs: their entries sit outside the chain on purpose.
+        chain = audit_verify(base, database.people)
+        baseline = run_baseline(base, database, "baseline (same writes, no workflow)", steps)
+        baseline_alone = run_baseline(base, database, "baseline, 1 client (no queueing)",
+                                      SOLO_STEPS, 1)
+    ratio = workflow.per_second / baseline.per_second
+    print(HEADER)
+    for figures in (workflow, baseline, alone, baseline_alone):
+        print(row(figures))
+    report_errors(workflow, baseline, alone, baseline_alone)
+    print(f"  workflow / baseline throughput: {ratio:.2f}  (target >= 0.60: "
+          f"{verdict(ratio >= 0.6)})")
+    print(f"  workflow p99: {workflow.percentile(99):.1f} ms  (target < 50 ms: "
+          f"{verdict(workflow.percentile(99) < 50)})")
+    print(f"  audit chain after the workflow run: {chain}")
+    return {"workflow": workflow.as_dict(), "baseline": baseline.as_dict(),
+            "workflow_1_client": alone.as_dict(), "baseline_1_client": baseline_alone.as_dict(),
+            "ratio": round(ratio, 3), "audit_chain": chain}
+
+
+def scale_part(folder: Path, steps: int, small: int, large: int) -> dict[str, Any]:
+    print(f"\nPart 2: scale, the same workflow load on {small:,} and {large:,} seeded proposals "
+          f"(ten audit entries each)", flush=True)
+    results: list[tuple[Figures, tuple[int, int], str]] = []
+    for name, seeded in (("small", small), ("large", large)):
+        started = time.perf_counter()
+        database = build_database(folder, name, seeded)
+        print(f"  seeded {seeded:,} proposals and {database.seeded_entries:,} audit entries "
+              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        with running_server(database, folder) as base:
+            size = counts(database)
+            figures = run_workflow(base, database, f"{size[0]:,} proposals, {size[1]:,} entries",
+                                   steps)
+            # The service's own check walks every entry; past ~20k a tail check is enough.
+            chain = audit_verify(base, database.people) if seeded <= 2_000 else ""
+        chain = chain or verify_tail(database, 5_000)
+        results.append((figures, counts(database), chain))
+        database.path.unlink()
+    (few, few_size, few_chain), (many, many_size, many_chain) = results
+    print(HEADER)
+    print(row(few))
+    print(row(many))
+    report_errors(few, many)
+    change = many.ms_per_transition / few.ms_per_transition - 1
+    print(f"  time per transition: {few.ms_per_transition:.2f} ms -> "
+          f"{many.ms_per_transition:.2f} ms ({change:+.1%}; target within 20%: "
+          f"{verdict(abs(change) <= 0.2)})")
+    print(f"  p50 {few.percentile(50):.1f} -> {many.percentile(50):.1f} ms, "
+          f"p99 {few.percentile(99):.1f} -> {many.percentile(99):.1f} ms")
+    print(f"  audit chain, small: {few_chain}")
+    print(f"  audit chain, large: {many_chain}")
+    return {"small": {**few.as_dict(), "proposals": few_size[0], "entries": few_size[1]},
+            "large": {**many.as_dict(), "proposals": many_size[0], "entries": many_size[1]},
+            "change": round(change, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer transitions, and the scale part at 10k instead of 100k")
+    parser.add_argument("--steps", type=int,
+                        help="transitions per client per run (default 150, --quick 30)")
+    parser.add_argument("--no-scale", action="store_true", help="skip part 2")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    steps = args.steps or (30 if args.quick else 150)
+    large = 10_000 if args.quick else 100_000
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="microcred-bench-") as temp:
+        folder = Path(temp)
+        figures = {"throughput": throughput_part(folder, steps)}
+        if not args.no_scale:
+            figures["scale"] = scale_part(folder, steps, 1_000, large)
+    print(f"\n(finished in {time.perf_counter() - started:.0f} s; "
+          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]})")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
