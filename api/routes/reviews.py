@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from api.deps import CurrentUser, ReadSessionDep, SessionDep, require
 from api.routes.proposals import ERRORS, ProposalId
 from workflow import reviews, service
-from workflow.access import Grants, standing
+from workflow.access import Grants
 from workflow.models import (
     Channel,
     Proposal,
@@ -107,15 +107,9 @@ def proposal_reviews(
     chosen = proposal.review_round if round is None else round
     rows = reviews.round_reviews(session, proposal_id, chosen)
     emails = _emails(session, {r.reviewer_id for r in rows} | _assigned_ids(session, proposal))
-    sees_names = me.has(Role.COORDINATOR) or me.has(Role.ADMIN)
-    visible = []
-    for number, row in enumerate(rows, start=1):
-        mine = row.reviewer_id == me.user.id
-        if sees_names or mine:
-            visible.append(_public(row, emails[row.reviewer_id]))
-        elif not me.has(Role.REVIEWER) or standing(me, proposal).authors:
-            # Authors and colleagues read what reviewers wrote, not who wrote it.
-            visible.append(_public(row, f"Reviewer {number}"))
+    labels = [reviews.reviewer_label(me, proposal, row, number, emails[row.reviewer_id])
+              for number, row in enumerate(rows, start=1)]
+    visible = [_public(row, label) for row, label in zip(rows, labels, strict=True) if label]
     result = reviews.result_of(session, proposal, chosen)
     return ReviewsPublic(
         round=chosen,
@@ -123,7 +117,7 @@ def proposal_reviews(
         rubric_key=rows[0].rubric_key if rows else proposal.rubric_key,
         rubric_version=rows[0].rubric_version if rows else proposal.rubric_version,
         assigned_reviewers=sorted(emails[i] for i in _assigned_ids(session, proposal))
-        if sees_names else [],
+        if reviews.sees_reviewers(me) else [],
         reviews=visible,
         result=reviews.result_as_dict(result) if result else None,
     )
