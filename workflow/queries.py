@@ -29,19 +29,22 @@ PUBLIC_COLUMNS = (*EDITABLE_FIELDS, "id", "state", "version", "returned_from", "
 
 
 def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPublic]:
-    """Proposals with their owners and department codes, in two queries however many."""
-    owner_ids = {p.owner_id for p in proposals}
-    department_ids = {p.department_id for p in proposals}
-    owners = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))}
-    codes = {d.id: d.code for d in
-             session.exec(select(Department).where(col(Department.id).in_(department_ids)))}
+    """Proposals with their owners and department codes, in one query however many."""
+    rows = session.exec(
+        select(Proposal.id, User.email, User.name, Department.code)
+        .join(User, User.id == Proposal.owner_id)  # type: ignore[arg-type]
+        .join(Department, Department.id == Proposal.department_id)  # type: ignore[arg-type]
+        .where(col(Proposal.id).in_([p.id for p in proposals]))
+    ).all()
+    people = {pid: (email, name, code) for pid, email, name, code in rows}
     result = []
     for p in proposals:
-        owner = owners[p.owner_id]
+        email, name, code = people[p.id]
+        owner = UserPublic(id=p.owner_id, email=email, name=name)
         result.append(ProposalPublic.model_validate({
             **{name: getattr(p, name) for name in PUBLIC_COLUMNS},
-            "owner": UserPublic(id=owner.id or 0, email=owner.email, name=owner.name),
-            "department": codes[p.department_id],
+            "owner": owner,
+            "department": code,
             "created_at": as_utc(p.created_at),
             "updated_at": as_utc(p.updated_at),
         }))

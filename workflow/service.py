@@ -134,14 +134,19 @@ def apply(
     via: str | Channel,
     comment: str | None = None,
     version: int | None = None,
+    grants: Grants | None = None,
 ) -> Proposal:
-    """Fire a trigger on a proposal: check, change, audit and commit once."""
+    """Fire a trigger on a proposal: check, change, audit and commit once.
+
+    `grants` may carry the actor's roles as the request already read them.
+    """
     if trigger not in TRIGGERS:
         raise UnknownTrigger(f"unknown action {trigger!r}")
     channel = str(via)
     comment = comment.strip() if comment and comment.strip() else None
     proposal = _locked(session, proposal_id)
-    grants = grants_of(session, actor)
+    if grants is None or grants.user.id != actor.id:
+        grants = grants_of(session, actor)
     who = standing(grants, proposal)
     state = State(proposal.state)
     row: Transition | None = None

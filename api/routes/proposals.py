@@ -112,6 +112,6 @@ def fire_trigger(
     body = body or TriggerRequest()
     proposal = service.apply(
         session, proposal_id, trigger, me.user, Channel.API, comment=body.comment,
-        version=body.version,
+        version=body.version, grants=me,
     )
     return queries.present(reader, [proposal])[0]
