@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, String, cast, or_
 from sqlmodel import Session, col, select
 
-from workflow.machine import STAGE_APPROVER, State, Transition, Who
+from workflow.machine import SEPARATION_OF_DUTIES, STAGE_APPROVER, State, Transition, Who
 from workflow.models import Proposal, Role, RoleGrant, User
 
 
@@ -102,7 +102,7 @@ def permission_problem(row: Transition, state: State, who: Standing) -> str | No
     elif role is Who.COORDINATOR:
         if not who.grants.has(Role.COORDINATOR):
             return "only the coordinator can do this"
-    if who.authors:
+    if who.authors and row.trigger in SEPARATION_OF_DUTIES:
         return "separation of duties: you cannot act as approver on a proposal you own or co-author"
     return None
 

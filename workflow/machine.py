@@ -133,6 +133,10 @@ TRANSITIONS: list[Transition] = [
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t.trigger for t in TRANSITIONS))
 
+# SPEC 2: nobody approves, returns or rejects a proposal they own or co-author (retiring is
+# not a judgement of one's own work, so it is not among them).
+SEPARATION_OF_DUTIES = frozenset({"approve", "return", "reject"})
+
 # Who approves, returns or rejects at each review stage.
 STAGE_APPROVER: dict[State, Who] = {
     S.DEPARTMENT_REVIEW: Who.DEPARTMENT_LEAD,

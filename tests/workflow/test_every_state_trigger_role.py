@@ -141,6 +141,17 @@ def test_coordinator_who_co_authors_cannot_act_as_approver(
     assert "separation of duties" in response.json()["detail"]
 
 
+def test_coordinator_may_retire_a_credential_they_co_authored(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    # Separation of duties covers approve, return and reject only (SPEC section 2).
+    p = world.proposal(co_authors=[world.coordinator.email])
+    force_state(engine, p.id or 0, "published")
+    response = client.post(f"/api/proposals/{p.id}/retire", json={"comment": "Superseded."},
+                           headers=world.coordinator.headers)
+    assert (response.status_code, response.json()["state"]) == (200, "retired")
+
+
 def test_lead_of_other_department_cannot_approve(client: TestClient, world: World) -> None:
     p = world.fire(world.proposal(), "submit", world.owner)
     response = client.post(f"/api/proposals/{p.id}/approve", headers=world.other_lead.headers)
