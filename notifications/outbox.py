@@ -4,8 +4,6 @@ Nothing here sends. The door's transition listener and the scheduler put rendere
 messages into `outbox_message`; `notifications.delivery` sends them after commit.
 """
 
-import base64
-import binascii
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from notifications.recipients import Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
 from plumbing.settings import Settings, get_settings
 from workflow import audit
-from workflow.errors import Conflict, NotFound, Unprocessable
+from workflow.errors import Conflict, NotFound
 from workflow.machine import State
 from workflow.models import (
     Department,
@@ -30,6 +28,7 @@ from workflow.models import (
     as_utc,
     utcnow,
 )
+from workflow.queries import decode_cursor, encode_cursor
 from workflow.service import TransitionApplied
 
 ROLE_PHRASES = {
@@ -281,21 +280,6 @@ def install() -> None:
 # --- reading and retrying, for admins --------------------------------------------------------
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"o{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("o"):
-            raise ValueError(raw)
-        return int(raw[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise Unprocessable([{"loc": ["query", "cursor"], "msg": "not a cursor from this API",
-                              "type": "value_error"}]) from error
-
-
 def list_messages(session: Session, *, status: str | None, limit: int, cursor: str | None
                   ) -> tuple[list[OutboxMessage], str | None]:
     """Newest first, keyset-paginated on id."""
@@ -303,10 +287,10 @@ def list_messages(session: Session, *, status: str | None, limit: int, cursor: s
     if status:
         query = query.where(OutboxMessage.status == status)
     if cursor:
-        query = query.where(col(OutboxMessage.id) < decode_cursor(cursor))
+        query = query.where(col(OutboxMessage.id) < decode_cursor(cursor, kind="o"))
     rows = list(session.exec(query.order_by(col(OutboxMessage.id).desc()).limit(limit + 1)).all())
     page = rows[:limit]
-    return page, encode_cursor(page[-1].id or 0) if len(rows) > limit else None
+    return page, encode_cursor(page[-1].id or 0, kind="o") if len(rows) > limit else None
 
 
 def retry(session: Session, outbox_id: int, actor: User) -> OutboxMessage:

@@ -82,16 +82,17 @@ def catalog_for_checks(session: Session) -> list[CatalogEntry]:
     ]
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"p{last_id}".encode()).decode().rstrip("=")
+def encode_cursor(last_id: int, kind: str = "p") -> str:
+    """An opaque keyset cursor: the last id seen, tagged with what it pages through."""
+    return base64.urlsafe_b64encode(f"{kind}{last_id}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str, kind: str = "p") -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("p"):
+        if not raw.startswith(kind):
             raise ValueError(raw)
-        return int(raw[1:])
+        return int(raw[len(kind):])
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise Unprocessable([{"loc": ["query", "cursor"], "msg": "not a cursor from this API",
                               "type": "value_error"}]) from error
