@@ -509,16 +509,6 @@ class Sender:
             session.commit()
         return report
 
-    async def send_batch(self) -> DrainReport:
-        """Claim, deliver and record one batch."""
-        rows = await asyncio.to_thread(self.claim)
-        if not rows:
-            return DrainReport()
-        outcomes = await self.deliver(rows)
-        report = await asyncio.to_thread(self.record, outcomes)
-        report.batches = 1
-        return report
-
     async def drain(self, max_batches: int | None = None) -> DrainReport:
         """Send batches until nothing is due.
 

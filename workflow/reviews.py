@@ -1,16 +1,17 @@
 """Rubric review: rubric versions, review rounds, reviewer assignment, reviews, the result."""
 
 import dataclasses
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from plumbing.settings import Settings, get_settings
-from rubric.definitions import Rubric, RubricError, load_rubric_file, parse_rubric
+from rubric.definitions import Rubric, RubricError, load_rubrics, parse_rubric
 from rubric.scoring import Result, ReviewError, score, validate_review
 from rubric.scoring import Review as ScoredReview
 from workflow import audit
@@ -32,16 +33,6 @@ DEFINITIONS = Path(__file__).resolve().parent.parent / "rubric" / "definitions"
 
 
 # --- rubric versions --------------------------------------------------------
-
-
-def rubric_files(extra: Path | None = None) -> list[Path]:
-    folders = [DEFINITIONS] + ([extra] if extra else [])
-    return sorted(p for folder in folders for p in folder.glob("*.y*ml"))
-
-
-def load_definitions(extra: Path | None = None) -> list[Rubric]:
-    """Read and validate every rubric file; a malformed one raises RubricError naming it."""
-    return [load_rubric_file(path) for path in rubric_files(extra)]
 
 
 def sync_rubric_files(session: Session, rubrics: Sequence[Rubric]) -> None:
@@ -66,22 +57,23 @@ def sync_rubric_files(session: Session, rubrics: Sequence[Rubric]) -> None:
 
 
 def install_rubrics(session: Session, settings: Settings) -> None:
-    """Validate the shipped and the office's rubric files and make them available."""
-    extra = Path(settings.rubric_dir) if settings.rubric_dir else None
-    sync_rubric_files(session, load_definitions(extra))
+    """Validate the shipped and the office's rubric files and make them available.
+
+    The shipped folder goes first, so an office file that edits a shipped version in place
+    is refused as a change to a stored version.
+    """
+    folders = [DEFINITIONS] + ([Path(settings.rubric_dir)] if settings.rubric_dir else [])
+    for folder in folders:
+        sync_rubric_files(session, list(load_rubrics(folder)))
 
 
 @lru_cache(maxsize=64)
 def _parsed(key: str, version: int, definition_json: str) -> Rubric:
-    import json
-
     return parse_rubric(json.loads(definition_json), f"{key} version {version}")
 
 
 def rubric_version(session: Session, key: str, version: int | None = None) -> Rubric:
     """A stored rubric: the given version, or the newest."""
-    import json
-
     query = select(RubricVersion).where(RubricVersion.key == key)
     if version is not None:
         query = query.where(RubricVersion.version == version)
@@ -201,7 +193,7 @@ def assign_reviewers(
     return reviewers
 
 
-ReviewerListener = Any
+ReviewerListener = Callable[[Session, Proposal, Sequence[User]], None]
 # Notifications registers here to tell newly assigned reviewers, in the same transaction.
 reviewer_listeners: list[ReviewerListener] = []
 
@@ -312,11 +304,6 @@ def result_of(session: Session, proposal: Proposal, round_: int | None = None) -
 def rounds_of(session: Session, proposal_id: int) -> list[int]:
     return sorted(set(session.exec(select(Review.round).where(
         Review.proposal_id == proposal_id)).all()))
-
-
-def review_count(session: Session, proposal_id: int, round_: int) -> int:
-    return session.exec(select(func.count()).select_from(Review).where(
-        Review.proposal_id == proposal_id, Review.round == round_)).one()
 
 
 def result_as_dict(result: Result) -> dict[str, Any]:

@@ -106,7 +106,8 @@ def proposal_reviews(
     proposal = service.visible_proposal(session, proposal_id, me)
     chosen = proposal.review_round if round is None else round
     rows = reviews.round_reviews(session, proposal_id, chosen)
-    emails = _emails(session, {r.reviewer_id for r in rows} | _assigned_ids(session, proposal))
+    assigned = _assigned_ids(session, proposal)
+    emails = _emails(session, {r.reviewer_id for r in rows} | assigned)
     labels = [reviews.reviewer_label(me, proposal, row, number, emails[row.reviewer_id])
               for number, row in enumerate(rows, start=1)]
     visible = [_public(row, label) for row, label in zip(rows, labels, strict=True) if label]
@@ -116,7 +117,7 @@ def proposal_reviews(
         rounds=reviews.rounds_of(session, proposal_id) or ([chosen] if chosen else []),
         rubric_key=rows[0].rubric_key if rows else proposal.rubric_key,
         rubric_version=rows[0].rubric_version if rows else proposal.rubric_version,
-        assigned_reviewers=sorted(emails[i] for i in _assigned_ids(session, proposal))
+        assigned_reviewers=sorted(emails[i] for i in assigned)
         if reviews.sees_reviewers(me) else [],
         reviews=visible,
         result=reviews.result_as_dict(result) if result else None,

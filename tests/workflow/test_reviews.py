@@ -168,3 +168,9 @@ def test_changing_a_stored_rubric_version_in_place_is_refused(
     with pytest.raises(RubricError, match="give the changed rubric a new version number"):
         create_app(Settings(_env_file=None, rubric_dir=str(tmp_path)),  # type: ignore[call-arg]
                    engine)  # type: ignore[arg-type]
+
+
+def test_a_missing_office_rubric_folder_stops_start_up(engine: object, tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, rubric_dir=str(tmp_path / "nowhere"))  # type: ignore[call-arg]
+    with pytest.raises(RubricError, match="not a folder of rubric files"):
+        create_app(settings, engine)  # type: ignore[arg-type]
