@@ -1,9 +1,14 @@
 """Map the door's refusals and database trouble to HTTP answers."""
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
@@ -25,7 +30,24 @@ def status_for(error: WorkflowError) -> int:
     return status.HTTP_400_BAD_REQUEST
 
 
+def readable(problems: Sequence[Any]) -> list[Any]:
+    """FastAPI's validation problems, with a body that is not UTF-8 shown instead of crashing.
+
+    FastAPI's own handler decodes a bytes `input` as UTF-8 and fails with a 500 on anything else.
+    """
+    return [
+        {**problem, "input": problem["input"].decode("utf-8", "replace")}
+        if isinstance(problem, dict) and isinstance(problem.get("input"), bytes) else problem
+        for problem in problems
+    ]
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": jsonable_encoder(readable(error.errors()))},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
     @app.exception_handler(WorkflowError)
     async def workflow_error(_request: Request, error: WorkflowError) -> JSONResponse:
         return JSONResponse({"detail": error.detail}, status_code=status_for(error))
@@ -46,3 +68,51 @@ def install(app: FastAPI) -> None:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "2"},
         )
+
+
+# --- what the OpenAPI document says each operation may answer ------------------------------
+
+
+class ErrorItem(BaseModel):
+    """One thing wrong with the input, as FastAPI's own validation reports it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: FastAPI's `{"detail": ...}`, a sentence or a list of problems."""
+
+    detail: str | list[ErrorItem]
+
+
+DESCRIPTIONS: dict[int, str] = {
+    400: "The request cannot be read",
+    401: "No or bad credentials",
+    403: "Not allowed",
+    404: "Unknown, or not visible to the caller",
+    409: "Not possible in the current state, the caller's version is stale, or the name is taken",
+    422: "Invalid input or an unmet requirement",
+    503: "The database is busy or unavailable; retry after `Retry-After` seconds",
+}
+# Every operation that reaches the database may answer 503.
+ALWAYS = (503,)
+
+
+def responses(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """The error answers of one operation, each with the shared body schema.
+
+    `codes` are added to 503; `described` overrides a description (`e404="..."`).
+    """
+    answers: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({*ALWAYS, *codes}):
+        answer: dict[str, Any] = {
+            "description": described.get(f"e{code}", DESCRIPTIONS[code]), "model": ErrorBody}
+        if code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            answer["headers"] = {"Retry-After": {"description": "seconds to wait",
+                                                 "schema": {"type": "integer"}}}
+        answers[code] = answer
+    return answers

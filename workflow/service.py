@@ -320,6 +320,13 @@ def _check_predecessor(session: Session, predecessor_id: int | None) -> None:
                               "type": "value_error"}])
 
 
+# Fields an edit may not set to null: the columns the table declares NOT NULL.
+REQUIRED_FIELDS = frozenset(
+    column.name for column in Proposal.__table__.columns  # type: ignore[attr-defined]
+    if not column.nullable
+)
+
+
 def edit_proposal(
     session: Session, proposal_id: int, changes: ProposalUpdate, actor: User, via: str | Channel
 ) -> Proposal:
@@ -342,10 +349,11 @@ def edit_proposal(
             raise Forbidden("only the proposal's owner can edit it")
         if state not in EDITABLE_STATES:
             raise Conflict(f"a proposal in state {state.value} cannot be edited")
-        for name in ("title",):
-            if name in requested and requested[name] is None:
-                raise Unprocessable([{"loc": ["body", name], "msg": "cannot be empty",
-                                      "type": "value_error"}])
+        emptied = [name for name, value in requested.items()
+                   if value is None and name in REQUIRED_FIELDS]
+        if emptied:
+            raise Unprocessable([{"loc": ["body", name], "msg": "cannot be empty",
+                                  "type": "value_error"} for name in emptied])
         if "predecessor_id" in requested:
             _check_predecessor(session, requested["predecessor_id"])
     except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:

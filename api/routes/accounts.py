@@ -1,10 +1,10 @@
 """Health, the caller, departments, audit verification."""
 
-from typing import Any
 
 from fastapi import APIRouter, status
 from sqlmodel import col, select
 
+from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep, require
 from workflow import audit
 from workflow.accounts import add_department, describe
@@ -19,23 +19,17 @@ from workflow.models import (
 
 router = APIRouter(prefix="/api")
 
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or bad credentials"},
-    403: {"description": "Not allowed"},
-}
-
-
 @router.get("/health", tags=["service"])
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/me", tags=["accounts"], responses=AUTH_ERRORS)
+@router.get("/me", tags=["accounts"], responses=errors.responses(401))
 def me(session: ReadSessionDep, grants: CurrentUser) -> Me:
     return describe(session, grants)
 
 
-@router.get("/departments", tags=["accounts"], responses=AUTH_ERRORS)
+@router.get("/departments", tags=["accounts"], responses=errors.responses(401))
 def list_departments(session: ReadSessionDep, _grants: CurrentUser) -> list[DepartmentPublic]:
     rows = session.exec(select(Department).order_by(col(Department.code))).all()
     return [DepartmentPublic(code=d.code, name=d.name) for d in rows]
@@ -44,8 +38,7 @@ def list_departments(session: ReadSessionDep, _grants: CurrentUser) -> list[Depa
 @router.post(
     "/departments", tags=["accounts"], status_code=status.HTTP_201_CREATED,
     dependencies=[require(Role.ADMIN)],
-    responses={**AUTH_ERRORS, 409: {"description": "The code is taken"},
-               422: {"description": "Invalid input"}},
+    responses=errors.responses(400, 401, 403, 409, 422, e409="The code is taken"),
 )
 def create_department(body: DepartmentCreate, session: SessionDep) -> DepartmentPublic:
     department = add_department(session, body)
@@ -54,7 +47,7 @@ def create_department(body: DepartmentCreate, session: SessionDep) -> Department
 
 @router.get(
     "/audit/verify", tags=["audit"], dependencies=[require(Role.COORDINATOR, Role.ADMIN)],
-    responses=AUTH_ERRORS,
+    responses=errors.responses(401, 403),
 )
 def verify_audit(session: ReadSessionDep) -> AuditVerification:
     result = audit.verify(session)

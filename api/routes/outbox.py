@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlmodel import col, select
 
+from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep, require
 from notifications import outbox
 from notifications.models import (
@@ -28,16 +29,11 @@ from workflow.models import MAX_ID, Role, as_utc, utcnow
 
 router = APIRouter(tags=["email"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or bad credentials"},
-    403: {"description": "Not allowed"},
-    404: {"description": "Unknown message"},
-    409: {"description": "The message is not a dead letter"},
-}
 MAILBOX_COOKIE = "microcred_mailbox"
 
 
-@router.get("/api/outbox", dependencies=[require(Role.ADMIN)], responses=ERRORS)
+@router.get("/api/outbox", dependencies=[require(Role.ADMIN)],
+            responses=errors.responses(401, 403, 422))
 def list_outbox(
     session: ReadSessionDep,
     status: OutboxStatus | None = None,
@@ -50,7 +46,9 @@ def list_outbox(
     return OutboxPage(items=[as_public(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.post("/api/outbox/{outbox_id}/retry", responses=ERRORS)
+@router.post("/api/outbox/{outbox_id}/retry",
+             responses=errors.responses(401, 403, 404, 409, 422, e404="Unknown message",
+                                        e409="The message is not a dead letter"))
 def retry_outbox(
     outbox_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
@@ -60,13 +58,13 @@ def retry_outbox(
     return as_public(outbox.retry(session, outbox_id, me.user))
 
 
-@router.get("/api/me/email-preferences", responses=ERRORS)
+@router.get("/api/me/email-preferences", responses=errors.responses(401))
 def my_email_preferences(session: ReadSessionDep, me: CurrentUser) -> EmailPreferencePublic:
     row = session.get(EmailPreference, me.user.id)
     return EmailPreferencePublic(daily_digest=bool(row and row.daily_digest))
 
 
-@router.put("/api/me/email-preferences", responses=ERRORS)
+@router.put("/api/me/email-preferences", responses=errors.responses(400, 401, 422))
 def set_email_preferences(
     body: EmailPreferencePublic, session: SessionDep, me: CurrentUser
 ) -> EmailPreferencePublic:

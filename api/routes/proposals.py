@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, status
 
+from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep
 from workflow import queries, service
 from workflow.machine import State
@@ -23,16 +24,33 @@ from workflow.models import (
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
 router = APIRouter(prefix="/api/proposals", tags=["proposals"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or bad credentials"},
-    403: {"description": "Not allowed"},
-    404: {"description": "Unknown proposal or action"},
-    409: {"description": "Not possible in the proposal's state, or stale version"},
-    422: {"description": "Invalid input or an unmet requirement"},
-}
+
+def _links(proposal_id: str, *, with_trigger: str | None = None) -> dict[str, Any]:
+    """OpenAPI links from an answer naming a proposal to what a client does with it next."""
+    one = "#/paths/~1api~1proposals~1{proposal_id}"
+    targets = {
+        "GetProposal": f"{one}/get", "EditProposal": f"{one}/patch",
+        "ProposalActions": f"{one}~1actions/get", "ProposalChecks": f"{one}~1checks/get",
+        "ProposalHistory": f"{one}~1history/get",
+    }
+    links: dict[str, Any] = {
+        name: {"operationRef": ref, "parameters": {"proposal_id": proposal_id}}
+        for name, ref in targets.items()
+    }
+    if with_trigger:
+        links["FireTrigger"] = {
+            "operationRef": f"{one}~1{{trigger}}/post",
+            "parameters": {"proposal_id": proposal_id, "trigger": with_trigger},
+        }
+    return {"links": links}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+# A proposal in the answer leads to reading, editing and firing; its actions lead to firing them.
+PROPOSAL_LINKS = _links("$response.body#/id", with_trigger="submit")
+ACTION_LINKS = _links("$request.path.proposal_id", with_trigger="$response.body#/0/trigger")
+
+@router.post("", status_code=status.HTTP_201_CREATED,
+             responses={201: PROPOSAL_LINKS, **errors.responses(400, 401, 403, 422)})
 def create_proposal(
     body: ProposalCreate, session: SessionDep, reader: ReadSessionDep, me: CurrentUser
 ) -> ProposalPublic:
@@ -40,7 +58,7 @@ def create_proposal(
     return queries.present(reader, [proposal])[0]
 
 
-@router.get("", responses=ERRORS)
+@router.get("", responses=errors.responses(401, 422))
 def list_proposals(
     session: ReadSessionDep,
     me: CurrentUser,
@@ -56,7 +74,7 @@ def list_proposals(
     )
 
 
-@router.get("/{proposal_id}", responses=ERRORS)
+@router.get("/{proposal_id}", responses=errors.responses(401, 404, 422))
 def get_proposal(
     proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
 ) -> ProposalPublic:
@@ -64,7 +82,9 @@ def get_proposal(
     return queries.present(session, [proposal])[0]
 
 
-@router.patch("/{proposal_id}", responses=ERRORS)
+@router.patch("/{proposal_id}",
+              responses={200: PROPOSAL_LINKS,
+                         **errors.responses(400, 401, 403, 404, 409, 422)})
 def edit_proposal(
     proposal_id: ProposalId, body: ProposalUpdate, session: SessionDep, reader: ReadSessionDep,
     me: CurrentUser,
@@ -73,7 +93,8 @@ def edit_proposal(
     return queries.present(reader, [proposal])[0]
 
 
-@router.get("/{proposal_id}/actions", responses=ERRORS)
+@router.get("/{proposal_id}/actions",
+            responses={200: ACTION_LINKS, **errors.responses(401, 404, 422)})
 def available_actions(
     proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
 ) -> list[AvailableAction]:
@@ -81,7 +102,7 @@ def available_actions(
     return service.available_triggers(session, proposal, me)
 
 
-@router.get("/{proposal_id}/checks", responses=ERRORS)
+@router.get("/{proposal_id}/checks", responses=errors.responses(401, 404, 422))
 def prescreen_checks(
     proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
 ) -> list[PrescreenCheck]:
@@ -92,7 +113,7 @@ def prescreen_checks(
     ]
 
 
-@router.get("/{proposal_id}/history", responses=ERRORS)
+@router.get("/{proposal_id}/history", responses=errors.responses(401, 404, 422))
 def proposal_history(
     proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
 ) -> list[AuditEntryPublic]:
@@ -100,7 +121,10 @@ def proposal_history(
     return queries.history(session, proposal_id)
 
 
-@router.post("/{proposal_id}/{trigger}", responses=ERRORS)
+@router.post("/{proposal_id}/{trigger}",
+             responses={200: _links("$response.body#/id"),
+                        **errors.responses(400, 401, 403, 404, 409, 422,
+                                           e404="Unknown proposal or trigger")})
 def fire_trigger(
     proposal_id: ProposalId,
     trigger: str,

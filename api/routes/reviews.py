@@ -6,8 +6,9 @@ from fastapi import APIRouter, Body, Path, Query, status
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep, require
-from api.routes.proposals import ERRORS, ProposalId
+from api.routes.proposals import ProposalId
 from workflow import reviews, service
 from workflow.access import Grants
 from workflow.models import (
@@ -52,7 +53,7 @@ class ReviewsPublic(BaseModel):
     result: dict[str, Any] | None
 
 
-@router.get("/rubrics", responses=ERRORS)
+@router.get("/rubrics", responses=errors.responses(401))
 def list_rubrics(session: ReadSessionDep, _me: CurrentUser) -> list[RubricSummary]:
     return [
         RubricSummary(key=r.key, version=r.version, title=str(r.definition.get("title", r.key)),
@@ -61,7 +62,7 @@ def list_rubrics(session: ReadSessionDep, _me: CurrentUser) -> list[RubricSummar
     ]
 
 
-@router.get("/rubrics/{key}", responses=ERRORS)
+@router.get("/rubrics/{key}", responses=errors.responses(401, 404, 422))
 def get_rubric(
     key: Annotated[str, Path(max_length=64)],
     session: ReadSessionDep,
@@ -71,7 +72,8 @@ def get_rubric(
     return reviews.rubric_version(session, key, version).model_dump(mode="json")
 
 
-@router.post("/rubrics", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post("/rubrics", status_code=status.HTTP_201_CREATED,
+             responses=errors.responses(400, 401, 403, 409, 422))
 def add_rubric(
     body: Annotated[dict[str, Any], Body()],
     session: SessionDep,
@@ -88,7 +90,8 @@ def _public(review: Review, reviewer: str) -> ReviewPublic:
     )
 
 
-@router.put("/proposals/{proposal_id}/reviews/mine", responses=ERRORS)
+@router.put("/proposals/{proposal_id}/reviews/mine",
+            responses=errors.responses(400, 401, 403, 404, 409, 422))
 def save_my_review(
     proposal_id: ProposalId, body: ReviewSubmission, session: SessionDep, me: CurrentUser
 ) -> ReviewPublic:
@@ -96,7 +99,7 @@ def save_my_review(
     return _public(review, me.user.email)
 
 
-@router.get("/proposals/{proposal_id}/reviews", responses=ERRORS)
+@router.get("/proposals/{proposal_id}/reviews", responses=errors.responses(401, 404, 422))
 def proposal_reviews(
     proposal_id: ProposalId,
     session: ReadSessionDep,
@@ -128,7 +131,8 @@ class AssignedReviewers(BaseModel):
     reviewers: list[str]
 
 
-@router.post("/proposals/{proposal_id}/reviewers", responses=ERRORS)
+@router.post("/proposals/{proposal_id}/reviewers",
+             responses=errors.responses(400, 401, 403, 404, 409, 422))
 def assign_reviewers(
     proposal_id: ProposalId, body: ReviewerAssignmentRequest, session: SessionDep,
     reader: ReadSessionDep, me: CurrentUser,
