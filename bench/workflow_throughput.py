@@ -12,6 +12,10 @@ server, a baseline route that makes the same database writes (one UPDATE of
 the proposal, one INSERT of an audit entry) with no workflow logic.
 Targets: workflow >= 0.6 x baseline throughput, workflow p99 < 50 ms.
 
+With --matrix, part 1 runs on SQLite and on PostgreSQL (--postgres-url, or
+MICROCRED_BENCH_POSTGRES_URL; a fresh database is made there and dropped), each
+with 1 and with 4 web processes (uvicorn --workers), and ends with one table.
+
 Part 2 runs the same workflow load on a database of 1,000 proposals and on
 one of 100,000 proposals with 1,000,000 audit entries (--quick: 10,000 and
 100,000). Target: time per transition within 20% of each other.
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +41,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from api.demo import sample_proposal
@@ -87,10 +93,25 @@ class People:
 class Database:
     name: str
     url: str
-    path: Path
+    path: Path | None  # None on PostgreSQL
     people: People
     seeded_proposals: int
     seeded_entries: int
+    admin_url: str | None = None  # where to drop a PostgreSQL database at the end
+
+    @property
+    def backend(self) -> str:
+        return "PostgreSQL" if self.path is None else "SQLite"
+
+    def drop(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            return
+        admin = create_engine(self.admin_url or "", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(
+                f'DROP DATABASE IF EXISTS "{make_url(self.url).database}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def seed_people(session: Session) -> People:
@@ -171,7 +192,26 @@ def bulk_audit_history(path: Path, people: People, first_id: int, last_id: int) 
     return (last_id - first_id + 1) * len(HISTORY)
 
 
-def build_database(folder: Path, name: str, seeded_proposals: int) -> Database:
+def build_postgres_database(admin_url: str, name: str, seeded_proposals: int = 0) -> Database:
+    """A fresh PostgreSQL database beside the others on that server: schema, people, proposals."""
+    database = f"microcred_bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
+    engine = build_engine(url)
+    upgrade(engine)
+    with write_session(engine) as session:
+        people = seed_people(session)
+    if seeded_proposals:
+        bulk_proposals(engine, seeded_proposals)
+    engine.dispose()
+    return Database(name, url, None, people, seeded_proposals, 0, admin_url)
+
+
+def build_database(folder: Path, name: str, seeded_proposals: int, *,
+                   with_history: bool = True) -> Database:
     """A fresh file: schema, people, and `seeded_proposals` with ten audit entries each."""
     path = folder / f"{name}.db"
     url = f"sqlite:///{path}"
@@ -183,7 +223,8 @@ def build_database(folder: Path, name: str, seeded_proposals: int) -> Database:
     if seeded_proposals:
         first, last = bulk_proposals(engine, seeded_proposals)
         engine.dispose()
-        entries = bulk_audit_history(path, people, first, last)
+        if with_history:
+            entries = bulk_audit_history(path, people, first, last)
     engine.dispose()
     return Database(name, url, path, people, seeded_proposals, entries)
 
@@ -242,13 +283,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database: Database, folder: Path) -> Iterator[str]:
-    """Run bench/server.py on a free port; yield its base URL."""
+def running_server(database: Database, folder: Path, workers: int = 1) -> Iterator[str]:
+    """Run bench/server.py (with `workers` web processes) on a free port; yield its base URL."""
     port = free_port()
     log = (folder / f"{database.name}.server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, str(BENCH / "server.py"), "--database-url", database.url,
-         "--port", str(port)],
+         "--port", str(port), "--workers", str(workers)],
         # The temp dir as cwd, so no stray .env changes the service's settings.
         cwd=folder, env={**os.environ, "MICROCRED_DATABASE_URL": database.url},
         stdout=log, stderr=subprocess.STDOUT,
@@ -266,6 +307,8 @@ def running_server(database: Database, folder: Path) -> Iterator[str]:
                 log.close()
                 sys.exit(f"the server did not start:\n{(folder / log.name).read_text()}")
             time.sleep(0.1)
+        if workers > 1:
+            time.sleep(3)  # the first process answers before the others have started
         yield base
     finally:
         server.terminate()
@@ -429,11 +472,22 @@ def report_errors(*figures: Figures) -> None:
             print(f"  ! {f.label}: {f.errors} failed calls, first: {f.first_error}")
 
 
-def throughput_part(folder: Path, steps: int) -> dict[str, Any]:
-    print(f"Part 1: throughput, {CLIENTS} clients x {steps} transitions, one uvicorn worker",
-          flush=True)
-    database = build_database(folder, "throughput", 0)
-    with running_server(database, folder) as base:
+def throughput_part(folder: Path, steps: int, *, postgres_url: str | None = None,
+                    workers: int = 1) -> dict[str, Any]:
+    database = (build_postgres_database(postgres_url, "throughput") if postgres_url
+                else build_database(folder, "throughput", 0))
+    processes = "one uvicorn worker" if workers == 1 else f"{workers} uvicorn workers"
+    print(f"Part 1: throughput on {database.backend}, {CLIENTS} clients x {steps} transitions, "
+          f"{processes}", flush=True)
+    try:
+        return measure_throughput(folder, steps, database, workers)
+    finally:
+        database.drop()
+
+
+def measure_throughput(folder: Path, steps: int, database: Database, workers: int
+                       ) -> dict[str, Any]:
+    with running_server(database, folder, workers) as base:
         workflow = run_workflow(base, database, "workflow (submit/approve/return/resubmit)",
                                 steps)
         alone = run_workflow(base, database, "workflow, 1 client (no queueing)", SOLO_STEPS, 1)
@@ -452,9 +506,23 @@ def throughput_part(folder: Path, steps: int) -> dict[str, Any]:
     print(f"  workflow p99: {workflow.percentile(99):.1f} ms  (target < 50 ms: "
           f"{verdict(workflow.percentile(99) < 50)})")
     print(f"  audit chain after the workflow run: {chain}")
-    return {"workflow": workflow.as_dict(), "baseline": baseline.as_dict(),
+    return {"database": database.backend, "workers": workers,
+            "workflow": workflow.as_dict(), "baseline": baseline.as_dict(),
             "workflow_1_client": alone.as_dict(), "baseline_1_client": baseline_alone.as_dict(),
             "ratio": round(ratio, 3), "audit_chain": chain}
+
+
+def matrix_summary(runs: list[dict[str, Any]]) -> None:
+    print(f"\nSummary ({CLIENTS} clients; transitions/s, p50 / p99 ms; baseline = same writes "
+          "straight through the driver, same server)")
+    print(f"  {'database':11} {'processes':>9} {'workflow/s':>10} {'p50':>6} {'p99':>6} "
+          f"{'baseline/s':>10} {'p50':>6} {'p99':>6} {'ratio':>6} {'1-client ms':>12}")
+    for run in runs:
+        w, b, one = run["workflow"], run["baseline"], run["workflow_1_client"]
+        print(f"  {run['database']:11} {run['workers']:9d} {w['per_second']:10.1f} "
+              f"{w['p50_ms']:6.1f} {w['p99_ms']:6.1f} {b['per_second']:10.1f} "
+              f"{b['p50_ms']:6.1f} {b['p99_ms']:6.1f} {run['ratio']:6.2f} "
+              f"{1000 * one['seconds'] / one['transitions']:12.2f}")
 
 
 def scale_part(folder: Path, steps: int, small: int, large: int) -> dict[str, Any]:
@@ -502,6 +570,10 @@ def main() -> None:
                         help="transitions per client per run (default 150, --quick 30)")
     parser.add_argument("--no-scale", action="store_true", help="skip part 2")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--matrix", action="store_true",
+                        help="part 1 on SQLite and PostgreSQL, with 1 and 4 web processes")
+    parser.add_argument("--postgres-url", default=os.environ.get("MICROCRED_BENCH_POSTGRES_URL"),
+                        help="a PostgreSQL server where a throwaway database may be made")
     args = parser.parse_args()
     steps = args.steps or (30 if args.quick else 150)
     large = 10_000 if args.quick else 100_000
@@ -509,7 +581,16 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="microcred-bench-") as temp:
         folder = Path(temp)
-        figures = {"throughput": throughput_part(folder, steps)}
+        if args.matrix:
+            backends = [None] + ([args.postgres_url] if args.postgres_url else [])
+            if not args.postgres_url:
+                print("(no --postgres-url: PostgreSQL is left out)")
+            runs = [throughput_part(folder, steps, postgres_url=url, workers=workers)
+                    for url in backends for workers in (1, 4)]
+            matrix_summary(runs)
+            figures: dict[str, Any] = {"matrix": runs}
+        else:
+            figures = {"throughput": throughput_part(folder, steps)}
         if not args.no_scale:
             figures["scale"] = scale_part(folder, steps, 1_000, large)
     print(f"\n(finished in {time.perf_counter() - started:.0f} s; "
