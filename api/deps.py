@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from plumbing.database import read_session, write_session
-from workflow.access import Grants, grants_of
-from workflow.accounts import user_for_token
+from workflow.access import Grants
+from workflow.accounts import grants_for_token
 from workflow.models import Role
 
 
@@ -53,10 +53,10 @@ def get_current_grants(
     # Its own session: a request's read session must take its snapshot after the request's
     # write, not before it.
     with read_session(engine) as session:
-        user = user_for_token(session, credentials.credentials)
-        if user is None:
-            raise unauthorized
-        return grants_of(session, user)
+        grants = grants_for_token(session, credentials.credentials)
+    if grants is None:
+        raise unauthorized
+    return grants
 
 
 CurrentUser = Annotated[Grants, Depends(get_current_grants)]

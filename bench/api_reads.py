@@ -6,7 +6,8 @@ Run by hand from the repository root:
     .venv/bin/python bench/api_reads.py --quick     # 10,000 proposals, 15 s of load
 
 One SQLite file with 100,000 complete proposals (bulk inserted as in
-workflow_throughput.py, no audit history: reads do not touch it), served by
+workflow_throughput.py, no audit history: reads do not touch it; the drafts all
+belong to the submitter who reads, so every proposal is visible), served by
 bench/server.py (uvicorn, one worker). Baselines, measured in the same run:
 
 Part 1, pages. `GET /api/proposals?limit=50` as a submitter (who sees every
@@ -274,9 +275,9 @@ def load(base: str, database: Database, seconds: float, baseline: bool
     return out, problems, time.perf_counter() - started
 
 
-def load_part(base: str, database: Database, seconds: float) -> dict[str, Any]:
-    print(f"\nPart 3: {LOAD_CLIENTS} concurrent clients for {seconds:.0f} s on SQLite, one web "
-          "process (3 reads, and a transition every 4th turn)", flush=True)
+def load_part(base: str, database: Database, seconds: float, workers: int) -> dict[str, Any]:
+    print(f"\nPart 3: {LOAD_CLIENTS} concurrent clients for {seconds:.0f} s on SQLite, {workers} "
+          "web process(es) (3 reads, and a transition every 4th turn)", flush=True)
     results = {}
     print(HEADER)
     for name, baseline in (("service", False), ("baseline", True)):
@@ -307,6 +308,8 @@ def main() -> None:
     parser.add_argument("--proposals", type=int, help="how many to seed (default 100,000)")
     parser.add_argument("--seconds", type=float, help="length of each load run (default 60)")
     parser.add_argument("--no-load", action="store_true", help="skip part 3")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="web processes (default 1; part 2 then probes whichever answers)")
     args = parser.parse_args()
     total = args.proposals or (10_000 if args.quick else 100_000)
     seconds = args.seconds or (15 if args.quick else 60)
@@ -314,11 +317,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="microcred-bench-") as temp:
         folder = Path(temp)
         database = build_database(folder, "reads", total, with_history=False)
+        assert database.path is not None
+        with sqlite3.connect(database.path) as connection:
+            # Drafts are private: give them all to the reader, so the walk reads every proposal.
+            connection.execute("UPDATE proposal SET owner_id = 1 WHERE state = 'draft'")
         print(f"seeded {total:,} proposals in {time.perf_counter() - started:.1f} s", flush=True)
-        with running_server(database, folder) as base:
+        with running_server(database, folder, args.workers) as base:
             pages_part(base, database, total)
             if not args.no_load:
-                load_part(base, database, seconds)
+                load_part(base, database, seconds, args.workers)
     print(f"\n(finished in {time.perf_counter() - started:.0f} s; "
           f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]})")
 

@@ -91,6 +91,22 @@ def user_for_token(session: Session, token: str) -> User | None:
     return row
 
 
+def grants_for_token(session: Session, token: str) -> Grants | None:
+    """The token's active user with their roles, in one query (every request asks this)."""
+    rows = session.exec(
+        select(User, RoleGrant.role, RoleGrant.department_id)
+        .join(ApiToken, ApiToken.user_id == User.id)  # type: ignore[arg-type]
+        .outerjoin(RoleGrant, RoleGrant.user_id == User.id)  # type: ignore[arg-type]
+        .where(ApiToken.token_hash == hash_token(token), User.is_active == True)  # noqa: E712
+    ).all()
+    if not rows:
+        return None
+    global_roles = frozenset(Role(role) for _, role, dept in rows if role and dept is None)
+    department_roles = frozenset((Role(role), dept) for _, role, dept in rows
+                                 if role and dept is not None)
+    return Grants(rows[0][0], global_roles, department_roles)
+
+
 def describe(session: Session, grants: Grants) -> Me:
     codes = {
         d.id: d.code

@@ -1,5 +1,6 @@
 """Tables and API shapes: departments, users, proposals, the audit chain."""
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -77,9 +78,14 @@ def _lower_email(value: str) -> str:
     return value
 
 
+# PostgreSQL refuses NUL in text, and no field has a use for other control characters.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _printable(value: str) -> str:
-    # PostgreSQL refuses NUL in text, and no field has a use for other control characters.
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+    # A regular expression, not a loop over the characters: every proposal presented runs this
+    # on each of its texts, and the loop was a fifth of the time of a page of 50.
+    if CONTROL_CHARACTERS.search(value):
         raise ValueError("control characters are not allowed")
     return value
 
