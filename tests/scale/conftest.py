@@ -3,9 +3,11 @@ workers as subprocesses, their own databases, a client that drives whole lifecyc
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -214,6 +216,7 @@ class Lifecycle:
     accepted: list[tuple[str, int, str]] = field(default_factory=list)  # trigger, version, state
     statuses: list[int] = field(default_factory=list)
     unclear: int = 0  # requests whose answer never came (connection lost)
+    retry_after: list[str | None] = field(default_factory=list)  # of each 503
     proposal_id: int | None = None
     state: str | None = None
     version: int = 0
@@ -262,8 +265,6 @@ class Driver:
         self.urls = urls
         self.deadline = time.monotonic() + deadline
         self.local = threading.local()
-        self.lock = threading.Lock()
-        self.retry_after: list[str | None] = []  # the Retry-After of every 503
 
     def http(self, number: int) -> httpx.Client:
         clients: dict[str, httpx.Client] = self.local.__dict__.setdefault("clients", {})
@@ -282,12 +283,12 @@ class Driver:
             return None
         life.statuses.append(response.status_code)
         if response.status_code == 503:
-            with self.lock:
-                self.retry_after.append(response.headers.get("Retry-After"))
+            life.retry_after.append(response.headers.get("Retry-After"))
             time.sleep(0.2)
         return response
 
     def reload(self, life: Lifecycle) -> None:
+        r = None
         while time.monotonic() < self.deadline:
             r = self.request(life, "GET", f"/api/proposals/{life.proposal_id}", life.owner)
             if r is not None and r.status_code == 200:
@@ -295,7 +296,8 @@ class Driver:
                 life.state, life.version = body["state"], body["version"]
                 life.returned = life.returned or life.state == "returned"
                 return
-        raise AssertionError(f"proposal {life.proposal_id} could not be read before the deadline")
+        last = f"{r.status_code} {r.text}" if r is not None else "no answer"
+        raise AssertionError(f"proposal {life.proposal_id} unreadable at the deadline: {last}")
 
     def create(self, life: Lifecycle) -> None:
         data = sample_proposal(f"Scale credential {life.number}", "CS").model_dump(mode="json")
@@ -436,3 +438,45 @@ def need_root(what: str) -> None:
         if IN_CI:
             pytest.fail(f"CI=true but {what} is not available here")
         pytest.skip(f"needs root for {what}; under CI this fails")
+
+
+@dataclass
+class Cluster:
+    """A throwaway PostgreSQL cluster of the test's own, which it may restart."""
+
+    bin: Path
+    data: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def ctl(self, *args: str) -> None:
+        command = " ".join([str(self.bin / "pg_ctl"), "-D", str(self.data), *args])
+        subprocess.run(["su", "postgres", "-c", command], check=True, capture_output=True)
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[Cluster]:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if os.geteuid() != 0 or not versions or not shutil.which("su"):
+        if IN_CI:
+            pytest.fail("CI=true but a throwaway PostgreSQL cluster cannot be started here")
+        pytest.skip("needs root and PostgreSQL's binaries; under CI this fails")
+    # Not under pytest's tmp_path: the postgres user cannot enter root's private folder.
+    home = Path(tempfile.mkdtemp(prefix="microcred-test-pg."))
+    shutil.chown(home, "postgres")
+    cluster = Cluster(versions[-1].parent, home / "data", free_port())
+    subprocess.run(["su", "postgres", "-c", f"{cluster.bin / 'initdb'} -D {cluster.data} "
+                    "--auth=trust -U postgres"], check=True, capture_output=True)
+    with (cluster.data / "postgresql.conf").open("a") as conf:
+        # In the file, not on pg_ctl's command line, so a restart keeps them.
+        conf.write(f"port = {cluster.port}\nunix_socket_directories = '{home}'\n"
+                   "listen_addresses = '127.0.0.1'\nfsync = off\nmax_connections = 100\n")
+    cluster.ctl("-l", str(home / "log"), "-w", "start")
+    try:
+        yield cluster
+    finally:
+        cluster.ctl("-m", "immediate", "stop")
+        shutil.rmtree(home, ignore_errors=True)

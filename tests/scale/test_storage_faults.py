@@ -39,8 +39,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         mount("--bind", str(disk), str(view))
         yield view
     finally:
-        subprocess.run(["umount", str(view)], capture_output=True)
-        subprocess.run(["umount", str(disk)], capture_output=True)
+        subprocess.run(["umount", "-l", str(view)], capture_output=True)
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def create(client: TestClient, cast: Cast, title: str) -> tuple[int, dict[str, object]]:
