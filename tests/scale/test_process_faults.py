@@ -86,15 +86,16 @@ def test_a_web_process_killed_mid_load_leaves_every_state_matching_its_audit_tra
 
 
 def test_postgresql_restarted_mid_load_gives_503_with_retry_after_then_success(
-    throwaway_postgres: Cluster, tmp_path: Path
+    throwaway_postgres: Cluster, smtp: SMTPServer, tmp_path: Path
 ) -> None:
     engine = build_engine(throwaway_postgres.url, pool_size=4)
     cast = prepare(engine)
     engine.dispose()
-    deployment = Deployment(throwaway_postgres.url, tmp_path)
+    deployment = Deployment(throwaway_postgres.url, tmp_path, smtp_port=smtp.port)
     restarted = threading.Event()
     try:
         web = deployment.add("web")
+        deployment.add("worker")
         web.wait_ready()
 
         def restart() -> None:
@@ -109,6 +110,8 @@ def test_postgresql_restarted_mid_load_gives_503_with_retry_after_then_success(
         restarter.start()
         driver_lives = run_lifecycles([web.url], cast, 80, 16, deadline=90)
         restarter.join()
+        engine = build_engine(throwaway_postgres.url, pool_size=2)
+        wait_for_outbox(engine, timeout=30)
     finally:
         deployment.stop()
 
@@ -121,9 +124,10 @@ def test_postgresql_restarted_mid_load_gives_503_with_retry_after_then_success(
     assert all(w is not None and w.isdigit() for w in waits), set(waits)
     assert sum(life.unclear for life in driver_lives) == 0
     assert all(life.done() for life in driver_lives)
-    engine = build_engine(throwaway_postgres.url, pool_size=2)
     assert_states_match_audit(engine)
     assert_acknowledged_in_trail(engine, driver_lives)
+    # The worker met the restart too, between sending a batch and recording it.
+    assert_each_message_received_once(engine, smtp)
     assert_chain_verifies(engine)
     engine.dispose()
 
