@@ -61,6 +61,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_request: Request, error: DBAPIError) -> JSONResponse:
+        trouble = storage_trouble(error)
+        if trouble is not None:
+            log.error("database storage trouble: %s", error.orig)
+            code, detail = trouble
+            return JSONResponse({"detail": detail}, status_code=code,
+                                headers={"Retry-After": "30"})
         # Busy past the timeout, or the server went away: the client may simply retry.
         log.warning("database unavailable: %s", error.orig)
         return JSONResponse(
@@ -96,10 +102,11 @@ DESCRIPTIONS: dict[int, str] = {
     404: "Unknown, or not visible to the caller",
     409: "Not possible in the current state, the caller's version is stale, or the name is taken",
     422: "Invalid input or an unmet requirement",
-    503: "The database is busy or unavailable; retry after `Retry-After` seconds",
+    503: "The database is busy, unavailable or read-only; retry after `Retry-After` seconds",
+    507: "The database's disk is full; nothing was changed",
 }
-# Every operation that reaches the database may answer 503.
-ALWAYS = (503,)
+# Every operation that reaches the database may answer 503, and 507 when its disk is full.
+ALWAYS = (503, 507)
 
 
 def responses(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
@@ -111,8 +118,27 @@ def responses(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
     for code in sorted({*ALWAYS, *codes}):
         answer: dict[str, Any] = {
             "description": described.get(f"e{code}", DESCRIPTIONS[code]), "model": ErrorBody}
-        if code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        if code in (status.HTTP_503_SERVICE_UNAVAILABLE, status.HTTP_507_INSUFFICIENT_STORAGE):
             answer["headers"] = {"Retry-After": {"description": "seconds to wait",
                                                  "schema": {"type": "integer"}}}
         answers[code] = answer
     return answers
+
+
+NOTHING_CHANGED = "nothing was changed; an administrator must fix the server's storage"
+
+
+def storage_trouble(error: DBAPIError) -> tuple[int, str] | None:
+    """A full disk (507) or a database file that cannot be written (503), told apart from
+    a busy or restarting database, so that the answer says what an administrator must do."""
+    sqlite_code = getattr(error.orig, "sqlite_errorname", "") or ""
+    if sqlite_code == "SQLITE_FULL" or getattr(error.orig, "sqlstate", None) == "53100":
+        return (status.HTTP_507_INSUFFICIENT_STORAGE,
+                f"the database's disk is full; {NOTHING_CHANGED}")
+    if sqlite_code.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+        return (status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the database file is read-only or cannot be opened; {NOTHING_CHANGED}")
+    if sqlite_code.startswith("SQLITE_IOERR"):
+        return (status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the database's storage failed to read or write; {NOTHING_CHANGED}")
+    return None

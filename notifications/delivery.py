@@ -24,13 +24,14 @@ from typing import Protocol, cast
 
 import aiosmtplib
 from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
 from notifications.models import DevMailboxMessage, OutboxMessage, OutboxStatus
 from notifications.rendering import envelope_sender, wire_bytes
 from plumbing.settings import Settings
 from workflow import audit
-from workflow.models import utcnow
+from workflow.models import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -519,15 +520,39 @@ class Sender:
         total = DrainReport()
         rows = await asyncio.to_thread(self.claim)
         recording: asyncio.Future[DrainReport] | None = None
-        while rows:
-            total.batches += 1
-            more = max_batches is None or total.batches < max_batches
-            claiming = asyncio.ensure_future(asyncio.to_thread(self.claim)) if more else None
-            outcomes = await self.deliver(rows)
+        try:
+            while rows:
+                total.batches += 1
+                more = max_batches is None or total.batches < max_batches
+                claiming = asyncio.ensure_future(asyncio.to_thread(self.claim)) if more else None
+                outcomes = await self.deliver(rows)
+                if recording is not None:
+                    done, recording = recording, None
+                    total.add(await done)
+                recording = asyncio.ensure_future(self.record_until_stored(rows, outcomes))
+                rows = await claiming if claiming is not None else []
+        finally:
+            # Even when claiming the next batch failed: what was sent must be recorded.
             if recording is not None:
                 total.add(await recording)
-            recording = asyncio.ensure_future(asyncio.to_thread(self.record, outcomes))
-            rows = await claiming if claiming is not None else []
-        if recording is not None:
-            total.add(await recording)
         return total
+
+    async def record_until_stored(self, rows: Sequence[OutboxMessage],
+                                  outcomes: Sequence[Outcome]) -> DrainReport:
+        """Record a sent batch, waiting out a database that is briefly away.
+
+        Giving up at once would leave the rows `sending` until their lease ran out, and then
+        send them a second time. Past the lease another worker may already have them.
+        """
+        leases = [row.lease_until for row in rows if row.lease_until is not None]
+        give_up = min(leases) if leases else self.clock()
+        pause = 0.25
+        while True:
+            try:
+                return await asyncio.to_thread(self.record, outcomes)
+            except (OperationalError, InterfaceError) as error:
+                if self.clock() + timedelta(seconds=pause) >= as_utc(give_up):
+                    raise
+                log.warning("recording a sent batch failed, trying again: %s", error)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5)

@@ -8,6 +8,7 @@ writers also queue on a lock of ours first: SQLite's busy handler waits by
 sleeping with back-off, which left p99 near seconds under 16 writers.
 """
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +17,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from plumbing.settings import get_settings
 
 READ_ONLY = {"sqlite_begin": "DEFERRED"}
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -116,12 +118,29 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 @contextmanager
+def _closing(session: Session) -> Iterator[Session]:
+    try:
+        yield session
+    finally:
+        try:
+            session.close()
+        except (OperationalError, InterfaceError) as error:
+            # Closing only rolls back what is left; when the server has gone away (restart,
+            # failover) there is nothing to roll back, and raising here would turn an answered
+            # request into a dropped connection.
+            log.warning("closing a database session failed; dropping its connection: %s",
+                        error.orig)
+            session.invalidate()
+
+
+@contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
+    with _closing(Session(engine, expire_on_commit=False)) as session:
         yield session
 
 
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
-    with Session(engine.execution_options(**READ_ONLY), expire_on_commit=False) as session:
+    with _closing(Session(engine.execution_options(**READ_ONLY), expire_on_commit=False)
+                  ) as session:
         yield session

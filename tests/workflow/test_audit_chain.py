@@ -76,3 +76,48 @@ def test_removing_the_newest_entries_is_found(world: World, engine: Engine) -> N
     assert not result.ok
     assert result.first_bad is not None
     assert "missing" in result.first_bad["reason"]
+
+
+def test_eight_concurrent_writers_on_postgresql_leave_one_unbroken_chain(
+    postgres_engine: Engine,
+) -> None:
+    import threading
+
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from tests.conftest import _empty_postgres
+    from workflow.models import AuditEntry
+
+    _empty_postgres(postgres_engine)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            barrier.wait()
+            for step in range(40):
+                with Session(postgres_engine) as session:
+                    audit.append(session, actor=None, role=None, channel="system",
+                                 action="concurrency_probe", detail={"w": number, "s": step})
+                    if step % 2:
+                        audit.append_many(session, audit.utcnow(), [
+                            {"channel": "system", "action": "concurrency_probe",
+                             "detail": {"w": number, "s": step, "k": k}} for k in range(3)])
+                    session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    result = verify(postgres_engine)
+    assert result.ok, result.first_bad
+    with Session(postgres_engine) as session:
+        seqs = session.exec(select(func.count(), func.min(AuditEntry.seq),
+                                   func.max(AuditEntry.seq))).one()
+    assert tuple(seqs) == (8 * (40 + 20 * 3), 1, 8 * (40 + 20 * 3))
