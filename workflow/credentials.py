@@ -30,6 +30,7 @@ from workflow.models import (
     PathwayNode,
     Proposal,
     ProposalCreate,
+    ProposalFields,
     User,
     as_utc,
     utcnow,
@@ -79,7 +80,7 @@ def publication(credential: Credential, predecessor: Credential | None,
     )
 
 
-def snapshot_of(proposal: Proposal, department: Department,
+def snapshot_of(proposal: ProposalFields, department: Department,
                 design: Any | None) -> dict[str, Any]:
     snap: dict[str, Any] = {name: getattr(proposal, name) for name in EDITABLE_FIELDS}
     snap["department"] = department.code
@@ -91,13 +92,13 @@ def snapshot_of(proposal: Proposal, department: Department,
 
 
 def new_credential(
-    session: Session, proposal: Proposal, department: Department, snapshot: dict[str, Any],
-    *, image: bytes | None, image_type: str | None, image_sha256: str | None,
+    proposal: ProposalFields, department: Department, snapshot: dict[str, Any],
+    *, proposal_id: int, image: bytes | None, image_type: str | None, image_sha256: str | None,
     predecessor: Credential | None, settings: Settings, imported: bool = False,
 ) -> Credential:
     """Build (not add) a credential with its Achievement; refuse one that is not valid OB 3.0."""
     credential = Credential(
-        public_id=new_public_id(), proposal_id=proposal.id or 0,
+        public_id=new_public_id(), proposal_id=proposal_id,
         version=(predecessor.version + 1) if predecessor else 1,
         predecessor_id=predecessor.id if predecessor else None,
         title=proposal.title, department_code=department.code, department_name=department.name,
@@ -140,8 +141,8 @@ def publish(session: Session, proposal: Proposal, applied: TransitionApplied,
         predecessor = session.exec(select(Credential).where(
             Credential.proposal_id == proposal.predecessor_id).with_for_update()).first()
     credential = new_credential(
-        session, proposal, department, snapshot_of(proposal, department, design),
-        image=design.image if design else None,
+        proposal, department, snapshot_of(proposal, department, design),
+        proposal_id=proposal.id or 0, image=design.image if design else None,
         image_type=design.content_type if design else None,
         image_sha256=design.sha256 if design else None,
         predecessor=predecessor, settings=settings,

@@ -187,38 +187,46 @@ def schema_problems(document: dict[str, Any]) -> list[str]:
             for e in _validator().iter_errors(document)]
 
 
-def _shape(value: Any) -> Any:
-    """The keys and types of a document without its values: what JSON-LD expansion reads."""
+# The keys whose string values the schema constrains (enums, patterns) or JSON-LD reads (types);
+# every other string is free text to both (the schema's `format`s are annotations only).
+LITERAL_KEYS = frozenset({"type", "@context", "achievementType", "targetType", "inLanguage",
+                          "status", "identifierType", "identityType", "resultType",
+                          "endorsementJwt"})
+
+
+def _shape(value: Any, literal: bool = False) -> Any:
+    """The document with its free text replaced by its type: what validity depends on."""
     if isinstance(value, dict):
-        return tuple(sorted((k, v if k in ("type", "@context") and isinstance(v, str)
-                             else tuple(v) if k == "type" and isinstance(v, list)
-                             else _shape(v)) for k, v in value.items()))
+        return tuple(sorted((k, _shape(v, k in LITERAL_KEYS)) for k, v in value.items()))
     if isinstance(value, list):
-        return tuple(sorted({_shape(v) for v in value}, key=repr))
-    return None
+        return ("list", *(_shape(v, literal) for v in value))
+    if isinstance(value, str):
+        return value if literal else "str"
+    return type(value).__name__
 
 
-# Shapes that expanded cleanly: an import of thousands of like-shaped documents expands each
-# shape once (unknown terms depend on the keys and types only, never on the values).
-_clean_shapes: set[Any] = set()
+# Shapes already found valid: an import of thousands of like-shaped documents checks each
+# shape once (validity depends on keys, value types and the constrained values only).
+_valid_shapes: set[Any] = set()
 
 
 def jsonld_problems(document: dict[str, Any]) -> list[str]:
     """Expand with the local context; every property it would drop is an unknown term."""
-    shape = _shape(document)
-    if shape in _clean_shapes:
-        return []
     dropped: list[str] = []
     try:
         jsonld.expand(document, {"documentLoader": document_loader},
                       on_property_dropped=lambda name: dropped.append(str(name)))
     except jsonld.JsonLdError as error:
         return [f"JSON-LD expansion failed: {error}"]
-    if not dropped and len(_clean_shapes) < 10_000:
-        _clean_shapes.add(shape)
     return [f"unknown JSON-LD term: {name}" for name in dropped]
 
 
 def achievement_problems(document: dict[str, Any]) -> list[str]:
     """Why the Achievement is not valid Open Badges 3.0 (empty when it is)."""
-    return schema_problems(document) + jsonld_problems(document)
+    shape = _shape(document)
+    if shape in _valid_shapes:
+        return []
+    problems = schema_problems(document) + jsonld_problems(document)
+    if not problems and len(_valid_shapes) < 10_000:
+        _valid_shapes.add(shape)
+    return problems
