@@ -107,6 +107,8 @@ def new_credential(
         competency_keys="," + "".join(f"{c}," for c in proposal.competencies or ()),
         snapshot=snapshot, achievement={}, image=image, image_type=image_type,
         image_sha256=image_sha256, imported=imported, published_at=utcnow(),
+        # Given, not defaulted: pydantic inspects a default factory's signature on every call.
+        stacks_into_ids=[], status=CredentialStatus.ACTIVE.value,
     )
     document = achievement(publication(credential, predecessor, settings))
     problems = achievement_problems(document)
