@@ -132,6 +132,26 @@ class DesignUpload:
     criteria_narrative: str
     alt_text: str
     tags: tuple[str, ...] = ()
+    filename: str | None = None
+    declared_type: str | None = None
+
+
+EXTENSION_TYPES = {"png": "image/png", "svg": "image/svg+xml", "jpg": "image/jpeg",
+                   "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+
+
+def mismatch(upload: DesignUpload, actual: str) -> str | None:
+    """The type is read from the bytes; a name or declared type that says otherwise is refused
+    (a renamed file is a mistake at best, a polyglot at worst)."""
+    extension = (upload.filename or "").rsplit(".", 1)[-1].lower() if "." in (
+        upload.filename or "") else ""
+    named = EXTENSION_TYPES.get(extension)
+    if named and named != actual:
+        return f"the file is named .{extension} but its content is {actual}"
+    declared = (upload.declared_type or "").split(";")[0].strip().lower()
+    if declared.startswith("image/") and declared != actual:
+        return f"the file is sent as {declared} but its content is {actual}"
+    return None
 
 
 def _text_problems(upload: DesignUpload) -> list[dict[str, Any]]:
@@ -195,6 +215,9 @@ def save_design(
         problems = _text_problems(upload)
         try:
             image = inspect_image(upload.image)
+            wrong_name = mismatch(upload, image.content_type)
+            if wrong_name:
+                raise ImageRefused(wrong_name)
         except ImageRefused as refusal:
             problems.insert(0, {"loc": ["body", "image"], "msg": str(refusal),
                                 "type": "value_error"})

@@ -202,7 +202,8 @@ def install(settings: Settings | None = None) -> None:
     if settings is not None:
         _installed[:] = [settings]
     if on_transition not in service.transition_listeners:
-        service.transition_listeners.append(on_transition)
+        # First: the credential exists before the emails that link to it are written.
+        service.transition_listeners.insert(0, on_transition)
 
 
 # --- reading: the catalog, one credential, its pathway ---------------------------------------

@@ -71,7 +71,8 @@ async def read_upload(request: Request, settings: Settings) -> badges.DesignUplo
         texts = {name: value for name, value in form.items() if isinstance(value, str)}
         return badges.DesignUpload(
             image=data, criteria_narrative=texts.get("criteria_narrative", ""),
-            alt_text=texts.get("alt_text", ""), tags=badges.parse_tags(texts.get("tags")))
+            alt_text=texts.get("alt_text", ""), tags=badges.parse_tags(texts.get("tags")),
+            filename=image.filename, declared_type=image.content_type)
     finally:
         await form.close()
 

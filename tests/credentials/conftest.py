@@ -16,14 +16,17 @@ ALT = "A copper hexagon with an open book and a rising line chart"
 
 
 def upload(client: TestClient, proposal_id: int, who: Person, *, image: bytes | None = None,
-           filename: str = "badge.png", criteria: str = CRITERIA, alt: str = ALT,
-           tags: str | None = "data,storytelling") -> Any:
+           filename: str | None = None, criteria: str = CRITERIA, alt: str = ALT,
+           tags: str | None = "data,storytelling",
+           content_type: str = "application/octet-stream") -> Any:
+    image = image if image is not None else png(400, 400)
+    if filename is None:
+        filename = "badge.svg" if image.lstrip().startswith(b"<") else "badge.png"
     form = {"criteria_narrative": criteria, "alt_text": alt}
     if tags is not None:
         form["tags"] = tags
     return client.put(f"/api/proposals/{proposal_id}/badge-design", headers=who.headers,
-                      data=form, files={"image": (filename, image if image is not None
-                                                  else png(400, 400), "image/png")})
+                      data=form, files={"image": (filename, image, content_type)})
 
 
 Publish = Callable[..., dict[str, Any]]

@@ -59,7 +59,10 @@ def test_an_svg_is_served_with_a_sandboxing_policy(client: TestClient, world: Wo
 
 
 BAD_UPLOADS = {
-    "a PNG renamed .svg, not square": (png(400, 300), "badge.svg", 422, "must be square"),
+    "a PNG renamed .svg": (png(400, 400), "badge.svg", 422,
+                           "named .svg but its content is image/png"),
+    "an SVG renamed .png": (svg("<circle r='4'/>"), "badge.png", 422,
+                            "named .png but its content is image/svg+xml"),
     "an SVG with a script": (svg("<script>alert(1)</script>"), "badge.svg", 422, "<script>"),
     "an SVG with onload": (svg("", 'onload="alert(1)"'), "badge.svg", 422, "onload"),
     "an SVG with an external href": (svg('<image href="https://evil.example/x.png"/>'),
@@ -85,12 +88,18 @@ def test_bad_images_are_refused_and_change_nothing(
     assert counts(engine) == before
 
 
-def test_a_png_renamed_svg_is_judged_by_its_content(client: TestClient, world: World) -> None:
+def test_the_type_comes_from_the_content_and_a_contradicting_declaration_is_refused(
+    client: TestClient, world: World
+) -> None:
     proposal = world.proposal()
-    response = upload(client, proposal.id or 0, world.owner, image=png(400, 400),
-                      filename="badge.svg")
-    assert response.status_code == 200
-    assert response.json()["content_type"] == "image/png"
+    unnamed = upload(client, proposal.id or 0, world.owner, image=png(400, 400),
+                     filename="badge")
+    assert unnamed.status_code == 200
+    assert unnamed.json()["content_type"] == "image/png"
+    declared = upload(client, proposal.id or 0, world.owner, image=png(400, 400),
+                      filename="badge", content_type="image/svg+xml")
+    assert declared.status_code == 422
+    assert "sent as image/svg+xml but its content is image/png" in str(declared.json())
 
 
 def test_a_20_mb_upload_is_413_before_it_is_read(

@@ -187,3 +187,14 @@ def test_the_badgeclass_is_open_badges_2_as_canvas_credentials_imports_it(
 def test_unknown_credentials_are_404(client: TestClient) -> None:
     for path in ("", "/achievement", "/badgeclass", "/image", "/pathway"):
         assert client.get(f"/api/credentials/nothing-here{path}").status_code == 404
+
+
+def test_the_publication_emails_link_to_the_credentials_public_page(
+    engine: Engine, publish: Publish
+) -> None:
+    credential = publish()
+    with Session(engine) as session:
+        bodies = session.exec(select(OutboxMessage.body_text).where(
+            OutboxMessage.event == "published")).all()
+    assert bodies
+    assert all(credential["url"] in body for body in bodies)
