@@ -10,7 +10,7 @@ from typing import Any
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from workflow import audit
 from workflow.access import can_view, grants_of, standing
@@ -258,14 +258,19 @@ def design_of(session: Session, proposal_id: int) -> BadgeDesign | None:
     return session.exec(select(BadgeDesign).where(BadgeDesign.proposal_id == proposal_id)).first()
 
 
-def design_problem(design: BadgeDesign | None) -> str | None:
-    """Why a stored design cannot be published, or None when it can."""
-    if design is None:
+def design_problem(session: Session, proposal_id: int) -> str | None:
+    """Why the proposal's design cannot be published, or None when it can (the image was
+    judged when it was uploaded; only its size is read here, not its bytes)."""
+    row = session.exec(select(func.length(BadgeDesign.image), BadgeDesign.criteria_narrative,
+                              BadgeDesign.alt_text)
+                       .where(BadgeDesign.proposal_id == proposal_id)).first()
+    if row is None:
         return "no badge design yet"
-    if not design.image:
+    size, criteria, alt_text = row
+    if not size:
         return "the badge design has no image"
-    if not design.criteria_narrative.strip():
+    if not criteria.strip():
         return "the badge design has no criteria text"
-    if not design.alt_text.strip():
+    if not alt_text.strip():
         return "the badge image has no alt text"
     return None

@@ -119,7 +119,7 @@ def gather_facts(
             rubric_reason = "; ".join(result.reasons) or "passed"
     design_reason: str | None = "no badge design yet"
     if Requirement.BADGE_DESIGN_VALID in requires:
-        design_reason = badges.design_problem(badges.design_of(session, proposal.id or 0))
+        design_reason = badges.design_problem(session, proposal.id or 0)
     return Facts(
         returned_from=State(proposal.returned_from) if proposal.returned_from else None,
         prescreen_errors=prescreen_errors,

@@ -109,3 +109,11 @@ def test_revise_starts_a_prefilled_draft_that_supersedes_on_publication(
     assert titles(client, active=True) == [credential["title"]]
     again = client.post(f"/api/credentials/{credential['id']}/revise", headers=world.owner.headers)
     assert again.status_code == 422
+
+
+def test_a_credential_naming_itself_in_stacks_into_gets_no_loop(
+    client: TestClient, publish: Publish
+) -> None:
+    credential = publish("Self Referential Badge", stacks_into=["Self Referential Badge"])
+    graph = client.get(f"/api/credentials/{credential['id']}/pathway").json()
+    assert (graph["stacks_into"], graph["stacks_from"], graph["edges"]) == ([], [], [])
