@@ -7,11 +7,12 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api import errors
-from api.routes import accounts, outbox, proposals, reviews
+from api.routes import accounts, badges, credentials, outbox, proposals, reviews
 from notifications.outbox import install as install_notifications
 from notifications.worker import in_background
 from plumbing.database import get_engine, write_session
 from plumbing.settings import Settings, get_settings
+from workflow import credentials as published
 from workflow.reviews import install_rubrics
 
 
@@ -45,9 +46,13 @@ def create_app(
     errors.install(app)
     # Every transition this process makes writes its emails (idempotent).
     install_notifications()
+    # Approving a design publishes the credential in the same transaction.
+    published.install(settings)
     app.include_router(accounts.router)
     # Before proposals: its POST /{id}/{trigger} would otherwise swallow /{id}/reviewers.
     app.include_router(reviews.router)
+    app.include_router(badges.router)
     app.include_router(proposals.router)
     app.include_router(outbox.router)
+    app.include_router(credentials.router)
     return app

@@ -99,6 +99,51 @@ def audit_verify(_args: argparse.Namespace) -> int:
     return 1
 
 
+class ProgressBar:
+    """A one-line bar on stderr, redrawn in place as the count grows."""
+
+    def __init__(self, label: str, width: int = 30) -> None:
+        self.label, self.width, self.shown = label, width, -1
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        if filled == self.shown and done != total:
+            return
+        self.shown = filled
+        bar = "#" * filled + "-" * (self.width - filled)
+        end = "\n" if done == total else ""
+        print(f"\r{self.label} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def import_catalog(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workflow.catalog_import import import_catalog as run_import
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"microcred: no such file: {path}", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    engine = _engine()
+    if is_sqlite(engine):
+        upgrade(engine)
+    with write_session(engine) as session:
+        report = run_import(session, path, settings, dry_run=args.dry_run,
+                            progress=ProgressBar("checking"))
+    for bad in report.bad:
+        print(bad, file=sys.stderr)
+    if not report.ok:
+        print(f"{len(report.bad)} problem(s) in {report.rows} row(s); nothing was imported",
+              file=sys.stderr)
+        return 1
+    if report.dry_run:
+        print(f"dry run: all {report.rows} row(s) are good; nothing was imported")
+    else:
+        print(f"imported {report.imported} credential(s) from {path.name}")
+    return 0
+
+
 def diagram(_args: argparse.Namespace) -> int:
     print(mermaid(), end="")
     return 0
@@ -142,6 +187,12 @@ def parser() -> argparse.ArgumentParser:
         dest="audit", required=True)
     audit_cmd.add_parser("verify", help="check every link of the chain").set_defaults(
         run=audit_verify)
+
+    p = commands.add_parser("import-catalog",
+                            help="bring in credentials approved before this service (CSV)")
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    p.set_defaults(run=import_catalog)
 
     commands.add_parser("diagram", help="print the state machine as Mermaid").set_defaults(
         run=diagram)

@@ -101,6 +101,7 @@ DESCRIPTIONS: dict[int, str] = {
     403: "Not allowed",
     404: "Unknown, or not visible to the caller",
     409: "Not possible in the current state, the caller's version is stale, or the name is taken",
+    413: "The body is larger than the limit",
     422: "Invalid input or an unmet requirement",
     503: "The database is busy, unavailable or read-only; retry after `Retry-After` seconds",
     507: "The database's disk is full; nothing was changed",

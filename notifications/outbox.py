@@ -21,6 +21,7 @@ from workflow import audit
 from workflow.errors import Conflict, NotFound
 from workflow.machine import State
 from workflow.models import (
+    Credential,
     Department,
     Proposal,
     ReviewerAssignment,
@@ -61,7 +62,8 @@ def stage_label(state: str) -> str:
     return state.replace("_", " ")
 
 
-def links(proposal: Proposal | None, settings: Settings) -> dict[str, str]:
+def links(proposal: Proposal | None, settings: Settings,
+          credential_id: str | None = None) -> dict[str, str]:
     base = settings.base_url.rstrip("/")
     if proposal is None:
         return {"home": base}
@@ -69,8 +71,16 @@ def links(proposal: Proposal | None, settings: Settings) -> dict[str, str]:
         "home": base,
         "proposal": f"{base}/proposals/{proposal.id}",
         "edit": f"{base}/proposals/{proposal.id}/edit",
-        "credential": f"{base}/credentials/{proposal.id}",
+        "credential": f"{base}/credentials/{credential_id or proposal.id}",
     }
+
+
+def published_id(session: Session, proposal: Proposal | None) -> str | None:
+    """The public id of the proposal's published credential, once there is one."""
+    if proposal is None or proposal.state not in (State.PUBLISHED, State.RETIRED):
+        return None
+    return session.exec(select(Credential.public_id)
+                        .where(Credential.proposal_id == proposal.id)).first()
 
 
 def proposal_facts(session: Session, proposal: Proposal) -> dict[str, Any]:
@@ -155,7 +165,7 @@ def enqueue(
         "what": what,
         "action_needed": action_needed,
         "proposal": proposal_facts(session, proposal) if proposal is not None else None,
-        "links": links(proposal, settings),
+        "links": links(proposal, settings, published_id(session, proposal)),
         "actor": None,
         "comment": None,
         "actions": [],

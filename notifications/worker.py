@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from notifications import reminders
+from notifications.canvas import CanvasSender
 from notifications.delivery import Clock, DrainReport, Sender
 from plumbing.settings import Settings
 from workflow.models import utcnow
@@ -29,6 +30,7 @@ class Worker:
         self.settings = settings
         self.clock = clock
         self.sender = sender or Sender(engine, settings, clock=clock)
+        self.canvas = CanvasSender(engine, settings, clock=clock)
 
     def schedule(self) -> reminders.SchedulerReport:
         """Queue whatever reminders, escalations and digests are due now."""
@@ -46,6 +48,7 @@ class Worker:
                     await asyncio.to_thread(self.schedule)
                     next_schedule = time.monotonic() + self.settings.scheduler_interval_seconds
                 report = await self.sender.drain()
+                await self.canvas.drain()  # Canvas Credentials jobs, retried like email
             except Exception:
                 # The database may be briefly away; the outbox keeps everything until it is back.
                 log.exception("email worker pass failed; trying again shortly")

@@ -45,6 +45,21 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 300
     # Run the sender and the scheduler inside each web process (`serve` always does).
     email_worker_in_web: bool = False
+    # Badge designs and publishing (workflow/badges.py, workflow/credentials.py).
+    max_image_bytes: int = 2 * 1024 * 1024
+    issuer_name: str = "The University of Arizona"
+    issuer_url: str = "https://www.arizona.edu"
+    issuer_email: str | None = None
+    # Canvas Credentials (Badgr API v2): all three set, publishing creates the BadgeClass there.
+    canvas_credentials_url: str | None = None
+    canvas_credentials_token: SecretStr | None = None
+    canvas_credentials_issuer_id: str | None = None
+    canvas_timeout_seconds: float = 30
+
+    @property
+    def canvas_configured(self) -> bool:
+        return bool(self.canvas_credentials_url and self.canvas_credentials_token
+                    and self.canvas_credentials_issuer_id)
 
 
 @lru_cache

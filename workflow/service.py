@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from rubric.checks import Check, prescreen
 from rubric.checks import errors as check_errors
-from workflow import audit, queries, reviews
+from workflow import audit, badges, queries, reviews
 from workflow.access import (
     Grants,
     Standing,
@@ -117,11 +117,16 @@ def gather_facts(
         if result is not None:
             rubric_passed = result.passed
             rubric_reason = "; ".join(result.reasons) or "passed"
+    design_reason: str | None = "no badge design yet"
+    if Requirement.BADGE_DESIGN_VALID in requires:
+        design_reason = badges.design_problem(session, proposal.id or 0)
     return Facts(
         returned_from=State(proposal.returned_from) if proposal.returned_from else None,
         prescreen_errors=prescreen_errors,
         rubric_passed=rubric_passed,
         rubric_reason=rubric_reason,
+        badge_design_valid=design_reason is None,
+        badge_design_reason=design_reason or "valid",
         comment=comment,
     )
 
