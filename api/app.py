@@ -7,7 +7,8 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api import errors
-from api.routes import accounts, badges, credentials, outbox, proposals, reviews
+from api.routes import accounts, badges, credentials, email_actions, outbox, proposals, reviews
+from notifications import listener
 from notifications.outbox import install as install_notifications
 from notifications.worker import in_background
 from plumbing.database import get_engine, write_session
@@ -17,11 +18,13 @@ from workflow.reviews import install_rubrics
 
 
 def create_app(
-    settings: Settings | None = None, engine: Engine | None = None, *, with_worker: bool = False
+    settings: Settings | None = None, engine: Engine | None = None, *, with_worker: bool = False,
+    with_inbound_smtp: bool = False,
 ) -> FastAPI:
     """Build the service; tests pass their own settings and engine.
 
-    With `with_worker` (or MICROCRED_EMAIL_WORKER_IN_WEB) the email worker runs beside it.
+    With `with_worker` (or MICROCRED_EMAIL_WORKER_IN_WEB) the email worker runs beside it; with
+    `with_inbound_smtp` and MICROCRED_INBOUND_SMTP_PORT set, the listener for email replies too.
     """
     settings = settings or get_settings()
 
@@ -30,6 +33,10 @@ def create_app(
         async with AsyncExitStack() as background:
             if with_worker or settings.email_worker_in_web:
                 await background.enter_async_context(in_background(app.state.engine, settings))
+            if with_inbound_smtp and settings.inbound_smtp_port:
+                await background.enter_async_context(listener.in_background(
+                    app.state.engine, settings, settings.inbound_smtp_host,
+                    settings.inbound_smtp_port))
             yield
 
     app = FastAPI(
@@ -55,4 +62,6 @@ def create_app(
     app.include_router(proposals.router)
     app.include_router(outbox.router)
     app.include_router(credentials.router)
+    app.include_router(email_actions.router)
+    email_actions.install_log_redaction()
     return app

@@ -31,7 +31,7 @@ def serve(args: argparse.Namespace) -> int:
     if is_sqlite(engine):
         # The embedded default looks after its own schema; PostgreSQL deployments run `db upgrade`.
         upgrade(engine)
-    app = create_app(settings, engine, with_worker=True)
+    app = create_app(settings, engine, with_worker=True, with_inbound_smtp=True)
     if args.demo:
         from api.demo import seed
 
@@ -39,6 +39,8 @@ def serve(args: argparse.Namespace) -> int:
             print(seed(session, f"http://{args.host}:{args.port}"))
     print(f"microcred on http://{args.host}:{args.port} (database {settings.database_url})")
     print(_mail_destination(settings, f"http://{args.host}:{args.port}"))
+    if settings.inbound_smtp_port:
+        print(f"email replies: SMTP on {settings.inbound_smtp_host}:{settings.inbound_smtp_port}")
     uvicorn.run(app, host=args.host, port=args.port,
                 log_level="info", proxy_headers=True)
     return 0
@@ -60,6 +62,20 @@ def worker(_args: argparse.Namespace) -> int:
     print(f"microcred email worker (database {settings.database_url}); "
           + _mail_destination(settings, settings.base_url.rstrip("/")))
     run_forever(engine, settings)
+    return 0
+
+
+def inbound_smtp(args: argparse.Namespace) -> int:
+    from notifications.listener import run_forever
+
+    settings = get_settings()
+    engine = _engine()
+    if is_sqlite(engine):
+        upgrade(engine)
+    host = args.host or settings.inbound_smtp_host
+    print(f"microcred email replies: SMTP on {host}:{args.port} for "
+          f"reply+...@{settings.reply_domain} (database {settings.database_url})")
+    run_forever(engine, settings, host, args.port)
     return 0
 
 
@@ -162,6 +178,12 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "worker", help="only the email outbox sender and the reminder scheduler"
     ).set_defaults(run=worker)
+
+    p = commands.add_parser("inbound-smtp", help="the SMTP listener for email replies")
+    p.add_argument("--host", default=None,
+                   help="address to listen on (default MICROCRED_INBOUND_SMTP_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, required=True)
+    p.set_defaults(run=inbound_smtp)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply the schema migrations").set_defaults(run=db_upgrade)

@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     canvas_credentials_token: SecretStr | None = None
     canvas_credentials_issuer_id: str | None = None
     canvas_timeout_seconds: float = 30
+    # Email actions (notifications/action_tokens.py, notifications/inbound.py).
+    action_token_days: float = 14
+    # `serve` also listens for email replies over SMTP on this port when it is set.
+    inbound_smtp_port: int | None = None
+    inbound_smtp_host: str = "127.0.0.1"
+    # Inbound messages one sender may send within the window before the rest are dropped.
+    inbound_rate_limit: int = 10
+    inbound_rate_window_seconds: float = 600
+    inbound_max_bytes: int = 1_000_000
 
     @property
     def canvas_configured(self) -> bool:

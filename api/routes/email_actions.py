@@ -1,0 +1,148 @@
+"""Email actions: the pages behind the links in "action needed" emails, and the inbound webhook.
+
+`GET /actions/{token}` only shows what would happen (mail scanners open every link);
+`POST /actions/{token}` does it. The token is the capability, so no session is needed.
+"""
+
+import logging
+from functools import lru_cache
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Header, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlmodel import Session
+
+from api import errors
+from api.deps import ReadSessionDep, SessionDep
+from notifications import action_tokens, inbound
+from notifications.action_tokens import Preview, Refused
+from notifications.outbox import links, proposal_facts
+from plumbing.settings import Settings
+from workflow.models import Channel, Proposal, User
+
+router = APIRouter(tags=["email actions"])
+TEMPLATES = FilePath(__file__).resolve().parent.parent / "templates"
+PAGE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+}
+TokenPath = Annotated[str, Path(max_length=64)]
+Trigger = Annotated[str, Query(alias="do", max_length=32)]
+
+
+@lru_cache(maxsize=1)
+def pages() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+                       undefined=StrictUndefined)
+
+
+def page(name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    body = pages().get_template(f"email_actions/{name}").render(context)
+    return HTMLResponse(body, status_code=status_code, headers=PAGE_HEADERS)
+
+
+def about(session: Session, proposal: Proposal | None, settings: Settings) -> dict[str, Any]:
+    if proposal is None:
+        return {"proposal": None, "summary": None, "proposal_link": None}
+    return {"proposal": proposal_facts(session, proposal), "summary": proposal.summary,
+            "proposal_link": links(proposal, settings)["proposal"]}
+
+
+def refused_page(session: Session, refusal: Refused, settings: Settings) -> HTMLResponse:
+    return page("refused.html", {"message": refusal.message,
+                                 **about(session, refusal.proposal, settings)}, refusal.status)
+
+
+def confirm_page(session: Session, ready: Preview, settings: Settings, *,
+                 comment: str | None = None, problem: str | None = None) -> HTMLResponse:
+    user: User = ready.user
+    return page("confirm.html", {
+        **about(session, ready.proposal, settings),
+        "label": action_tokens.LABELS[ready.trigger], "trigger": ready.trigger,
+        "consequence": action_tokens.consequence(ready),
+        "problem": problem or action_tokens.problem(ready),
+        "comment_required": ready.comment_required, "comment": comment,
+        "user": {"name": user.name, "email": user.email},
+    }, 422 if problem else 200)
+
+
+@router.get("/actions/{token}", response_class=HTMLResponse, include_in_schema=False)
+def show_action(token: TokenPath, request: Request, session: ReadSessionDep,
+                trigger: Trigger = "approve") -> HTMLResponse:
+    """Show what the link would do; changes nothing."""
+    settings = request.app.state.settings
+    try:
+        ready = action_tokens.preview(session, token, trigger)
+    except Refused as refusal:
+        return refused_page(session, refusal, settings)
+    return confirm_page(session, ready, settings)
+
+
+@router.post("/actions/{token}", response_class=HTMLResponse, include_in_schema=False)
+def do_action(
+    token: TokenPath, request: Request, session: SessionDep,
+    trigger: Annotated[str, Form(alias="do", max_length=32)] = "approve",
+    comment: Annotated[str | None, Form(max_length=5000)] = None,
+    proposal: Annotated[str | None, Form(max_length=12)] = None,
+) -> HTMLResponse:
+    """Do what the link offers, through the door, as the token's user."""
+    settings = request.app.state.settings
+    meant = frozenset({int(proposal)}) if proposal and proposal.isdigit() else None
+    try:
+        done = action_tokens.use(session, token, trigger, via=Channel.EMAIL_LINK.value,
+                                 comment=comment, proposal_ids=meant)
+    except Refused as refusal:
+        if refusal.reason == "comment_missing":
+            with_comment = action_tokens.preview(session, token, trigger)
+            return confirm_page(session, with_comment, settings, problem=refusal.message)
+        return refused_page(session, refusal, settings)
+    return page("done.html", {**about(session, done, settings),
+                              "did": action_tokens.DONE[trigger]})
+
+
+@router.post("/api/inbound-email", status_code=status.HTTP_202_ACCEPTED, responses=errors.responses(
+    401, 413, 422, e401="Wrong or missing X-Inbound-Secret", e413="The message is too large",
+    e503="Inbound email is not configured, or the database is busy"))
+async def inbound_email(
+    request: Request,
+    x_inbound_secret: Annotated[str | None, Header(max_length=500)] = None,
+) -> dict[str, str]:
+    """Take one raw RFC 822 message (a mail provider's inbound webhook); answers by email."""
+    settings: Settings = request.app.state.settings
+    engine = request.app.state.engine
+    if settings.inbound_secret is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "inbound email is not configured (MICROCRED_INBOUND_SECRET)")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.inbound_max_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the message is too large")
+    raw = await request.body()
+    if len(raw) > settings.inbound_max_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the message is too large")
+    if not inbound.secret_matches(settings, x_inbound_secret):
+        await run_in_threadpool(inbound.record_bad_secret, engine, raw)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or missing X-Inbound-Secret")
+    received = await run_in_threadpool(inbound.receive, engine, raw, settings)
+    return {"status": received.outcome, "reason": received.reason}
+
+
+class RedactTokens(logging.Filter):
+    """Keep action tokens out of the access log: the path holds one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                action_tokens.redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_log_redaction() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())

@@ -1,0 +1,211 @@
+"""Acting from the email: links and replies, end to end through a real SMTP server."""
+
+import re
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine, text
+from sqlmodel import Session, col, select
+
+from api.app import create_app
+from plumbing.settings import Settings
+from tests.conftest import SMTPServer, World
+from tests.notifications.conftest import drain
+from workflow.models import AuditEntry, Proposal
+
+SECRET = "inbound-test-secret"
+
+
+@pytest.fixture
+def app_client(engine: Engine, mail_settings: Settings) -> TestClient:
+    settings = mail_settings.model_copy(update={"inbound_secret": SecretStr(SECRET)})
+    return TestClient(create_app(settings, engine))
+
+
+def state_of(engine: Engine, proposal_id: int) -> str:
+    with Session(engine) as session:
+        proposal = session.get(Proposal, proposal_id)
+        assert proposal is not None
+        return proposal.state
+
+
+def refusals(engine: Engine) -> list[dict[str, object]]:
+    with Session(engine) as session:
+        rows = session.exec(select(AuditEntry).where(AuditEntry.action == "email_action",
+                                                     AuditEntry.outcome == "refused")
+                            .order_by(col(AuditEntry.seq))).all()
+        return [r.detail for r in rows]
+
+
+def submitted(world: World, engine: Engine, settings: Settings, server: SMTPServer
+              ) -> tuple[Proposal, EmailMessage]:
+    proposal = world.proposal()
+    world.fire(proposal, "submit", world.owner)
+    drain(engine, settings)
+    mail = next(m for m in server.received if m.recipients == [world.lead.email])
+    return proposal, mail.message
+
+
+def link(message: EmailMessage, trigger: str) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    found = re.search(rf"http://\S+/actions/([a-z2-7]{{32}})\?do={trigger}", body.get_content())
+    assert found, body.get_content()
+    return found.group(0).split("8000", 1)[1]
+
+
+def test_get_shows_and_changes_nothing_post_approves(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    app_client: TestClient,
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    html = message.get_body(("html",))
+    assert html is not None and "/actions/" in html.get_content()
+    assert message["Reply-To"].startswith("reply+")
+    path = link(message, "approve")
+    shown = app_client.get(path)
+    assert shown.status_code == 200
+    assert shown.headers["Referrer-Policy"] == "no-referrer"
+    assert "Applied Data Storytelling" in shown.text
+    assert state_of(engine, proposal.id or 0) == "department_review"
+    done = app_client.post(path, data={"do": "approve"})
+    assert done.status_code == 200 and "Done" in done.text
+    assert state_of(engine, proposal.id or 0) == "rubric_review"
+    again = app_client.post(path, data={"do": "approve"})
+    assert again.status_code == 410 and "already used" in again.text
+    token = path.split("/")[2].split("?")[0]
+    with Session(engine) as session:
+        entries = session.exec(select(AuditEntry)).all()
+        assert all(token not in str(e.detail) for e in entries)
+        assert any(e.channel == "email_link" and e.action == "approve" for e in entries)
+
+
+def reply(original: EmailMessage, sender: str, body: str, html: str | None = None
+          ) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = original["Reply-To"]
+    message["Subject"] = "Re: " + original["Subject"]
+    message["Message-ID"] = make_msgid(domain="mail.example")
+    message["In-Reply-To"] = original["Message-ID"]
+    message["References"] = f'{original["References"]} {original["Message-ID"]}'
+    message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return bytes(message)
+
+
+GMAIL = ("{words}\n\nOn Sat, Nov 28, 2026 at 6:03 PM Micro-credentials <\nmicrocred@localhost> "
+         "wrote:\n\n> Hello,\n> approve it, return it to the submitter\n")
+OUTLOOK = ("{words}\n\n________________________________\nFrom: Micro-credentials "
+           "<microcred@localhost>\nSent: Saturday, November 28, 2026 6:03 PM\nTo: Lead\n"
+           "Subject: submitted\n\napprove it, return it\n")
+APPLE = ("{words}\n\nSent from my iPhone\n\n> On Nov 28, 2026, at 18:03, Micro-credentials "
+         "<microcred@localhost> wrote:\n>\n> approve\n")
+GMAIL_HTML = ('<div dir="ltr">{words}</div><br><div class="gmail_quote"><div class="gmail_attr">'
+              "On Sat wrote:</div><blockquote>approve it</blockquote></div>")
+OUTLOOK_HTML = ('<div>{words}</div><div id="appendonsend"></div><hr><div id="divRplyFwdMsg">'
+                "<b>From:</b> x<br><b>Sent:</b> y</div><div>approve it</div>")
+APPLE_HTML = ('<div>{words}<br><div><br><blockquote type="cite"><div>On Nov 28, wrote:</div>'
+              "<div>approve</div></blockquote></div></div>")
+
+
+@pytest.mark.parametrize("plain, html", [
+    (GMAIL, None), (OUTLOOK, None), (APPLE, None),
+    (GMAIL, GMAIL_HTML), (OUTLOOK, OUTLOOK_HTML), (APPLE, APPLE_HTML),
+], ids=["gmail", "outlook", "apple", "gmail-html", "outlook-html", "apple-html"])
+def test_replies_as_mail_clients_write_them(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    app_client: TestClient, plain: str, html: str | None,
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    # Only the quoted original says "approve": nothing happens, a helpful answer comes back.
+    quoted_only = reply(message, world.lead.email, plain.format(words="Thanks!"),
+                        html.format(words="Thanks!") if html else None)
+    answer = app_client.post("/api/inbound-email", content=quoted_only,
+                             headers={"X-Inbound-Secret": SECRET})
+    assert answer.status_code == 202 and answer.json()["status"] == "help"
+    assert state_of(engine, proposal.id or 0) == "department_review"
+    words = "Return: please add a third learning outcome."
+    returned = reply(message, world.lead.email, plain.format(words=words),
+                     html.format(words=words) if html else None)
+    answer = app_client.post("/api/inbound-email", content=returned,
+                             headers={"X-Inbound-Secret": SECRET})
+    assert answer.json()["status"] == "done"
+    assert state_of(engine, proposal.id or 0) == "returned"
+    before = len(smtp_server.received)
+    drain(engine, mail_settings)
+    answers = [m for m in smtp_server.received[before:] if m.recipients == [world.lead.email]]
+    # The help answer to the first reply, then the confirmation; both from the null sender.
+    assert [m.message["Subject"].split(": ")[-1] for m in answers] == [
+        "your reply was not understood", "your email action was done"]
+    assert all(m.envelope_from == "<>" for m in answers)
+    assert all(m.message["Auto-Submitted"] == "auto-replied" for m in answers)
+    with Session(engine) as session:
+        last = session.exec(select(AuditEntry).where(AuditEntry.action == "return")).one()
+        assert last.detail["comment"] == "please add a third learning outcome."
+        assert last.channel == "email_reply"
+
+
+@pytest.mark.parametrize("attack", [
+    "other_sender", "dmarc", "auto_submitted", "precedence", "empty_return_path",
+    "bad_secret", "forged", "other_proposal",
+])
+def test_reply_attacks_change_nothing_and_are_audited(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    app_client: TestClient, attack: str,
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    sender = world.colleague.email if attack == "other_sender" else world.lead.email
+    raw = reply(message, sender, "approve")
+    secret = SECRET
+    if attack == "dmarc":
+        raw = (b"Authentication-Results: mx.arizona.edu; dmarc=fail header.from=arizona.edu"
+               b"\r\n" + raw)
+    elif attack == "auto_submitted":
+        raw = b"Auto-Submitted: auto-replied\r\n" + raw
+    elif attack == "precedence":
+        raw = b"Precedence: bulk\r\n" + raw
+    elif attack == "empty_return_path":
+        raw = b"Return-Path: <>\r\n" + raw
+    elif attack == "bad_secret":
+        secret = "guess"
+    elif attack == "forged":
+        raw = re.sub(rb"reply\+[a-z2-7]{32}@", b"reply+" + b"a" * 32 + b"@", raw)
+    elif attack == "other_proposal":
+        other = world.proposal("Another Credential")
+        raw = raw.replace(f"<proposal-{proposal.id}.".encode(), f"<proposal-{other.id}.".encode())
+        raw = raw.replace(f"<p{proposal.id}.".encode(), f"<p{other.id}.".encode())
+    answer = app_client.post("/api/inbound-email", content=raw,
+                             headers={"X-Inbound-Secret": secret})
+    assert answer.status_code == (401 if attack == "bad_secret" else 202)
+    assert state_of(engine, proposal.id or 0) == "department_review"
+    reasons = [d["reason"] for d in refusals(engine)]
+    expected = {"other_sender": "other_sender", "dmarc": "authentication_failed",
+                "auto_submitted": "automatic", "precedence": "automatic",
+                "empty_return_path": "automatic", "bad_secret": "bad_inbound_secret",
+                "forged": "unknown", "other_proposal": "other_proposal"}[attack]
+    assert reasons == [expected]
+
+
+def test_link_refused_when_expired_or_proposal_moved_on(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    app_client: TestClient,
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    path = link(message, "approve")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE action_token SET expires_at = '2000-01-01 00:00:00+00:00'"))
+    expired = app_client.post(path, data={"do": "approve"})
+    assert expired.status_code == 410 and "expired" in expired.text
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE action_token SET expires_at = '2100-01-01 00:00:00+00:00'"))
+    world.fire(proposal, "return", world.lead, comment="from the website")
+    moved = app_client.post(path, data={"do": "approve"})
+    assert moved.status_code == 409
+    assert "already returned by Lead (lead@arizona.edu)" in moved.text
+    assert state_of(engine, proposal.id or 0) == "returned"
+    assert [d["reason"] for d in refusals(engine)] == ["expired", "moved_on"]
