@@ -4,10 +4,20 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api import errors
-from api.routes import accounts, badges, credentials, email_actions, outbox, proposals, reviews
+from api import errors, web
+from api.routes import (
+    accounts,
+    badges,
+    credentials,
+    email_actions,
+    outbox,
+    pages,
+    proposals,
+    reviews,
+)
 from notifications import listener
 from notifications.outbox import install as install_notifications
 from notifications.worker import in_background
@@ -64,4 +74,7 @@ def create_app(
     app.include_router(credentials.router)
     app.include_router(email_actions.router)
     email_actions.install_log_redaction()
+    web.install(app)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     return app

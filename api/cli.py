@@ -27,6 +27,9 @@ def serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = get_settings()
+    if args.demo:
+        # The sign-in page offers one click per demo user; never outside demo mode.
+        settings = settings.model_copy(update={"demo_sign_in": True})
     engine = _engine()
     if is_sqlite(engine):
         # The embedded default looks after its own schema; PostgreSQL deployments run `db upgrade`.
@@ -37,6 +40,7 @@ def serve(args: argparse.Namespace) -> int:
 
         with write_session(engine) as session:
             print(seed(session, f"http://{args.host}:{args.port}"))
+        print(f"Web pages: http://{args.host}:{args.port}/sign-in (one click per demo user)")
     print(f"microcred on http://{args.host}:{args.port} (database {settings.database_url})")
     print(_mail_destination(settings, f"http://{args.host}:{args.port}"))
     if settings.inbound_smtp_port:

@@ -4,12 +4,14 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
 
@@ -43,14 +45,31 @@ def readable(problems: Sequence[Any]) -> list[Any]:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(readable(error.errors()))},
-                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    # Pages answer refusals as HTML pages; the API and everything else keep FastAPI's JSON.
+    from api.web import error_page, is_page
 
     @app.exception_handler(WorkflowError)
-    async def workflow_error(_request: Request, error: WorkflowError) -> JSONResponse:
+    async def workflow_error(request: Request, error: WorkflowError) -> Response:
+        if is_page(request):
+            return error_page(request, error, status_for(error))
         return JSONResponse({"detail": error.detail}, status_code=status_for(error))
+
+    # Starlette's class, so unknown paths (raised by the router itself) are answered too.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if is_page(request) and not request.url.path.startswith(("/mailbox", "/actions")):
+            return error_page(request, error, error.status_code)
+        return await http_exception_handler(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if is_page(request) and not request.url.path.startswith(("/mailbox", "/actions")):
+            problem = HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
+                {"msg": f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"}
+                for e in error.errors()])
+            return error_page(request, problem, problem.status_code)
+        return JSONResponse({"detail": jsonable_encoder(readable(error.errors()))},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(DataError)
     async def value_out_of_range(_request: Request, error: DBAPIError) -> JSONResponse:

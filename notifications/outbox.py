@@ -39,6 +39,7 @@ ROLE_PHRASES = {
     "badge_office": "the badge office",
     "reviewer": "one of the proposal's reviewers",
     "approver": "one of the proposal's approvers",
+    "user": "a user who asked to sign in",
 }
 
 

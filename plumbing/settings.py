@@ -1,8 +1,9 @@
 """Settings from MICROCRED_* environment variables and a .env file."""
 
+import ipaddress
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,10 +66,28 @@ class Settings(BaseSettings):
     inbound_rate_window_seconds: float = 600
     inbound_max_bytes: int = 1_000_000
 
+    # Web pages (api/routes/pages): sign-in links, sessions, single sign-on, demo sign-in.
+    sign_in_link_minutes: int = 15
+    session_hours: float = 12
+    # The header a single sign-on proxy sets to the user's email, trusted only from these
+    # comma-separated IPs or CIDRs.
+    trusted_user_header: str | None = None
+    trusted_proxies: str = ""
+    # One-click sign-in as any user on the sign-in page: `serve --demo` turns it on.
+    demo_sign_in: bool = False
+
     @property
     def canvas_configured(self) -> bool:
         return bool(self.canvas_credentials_url and self.canvas_credentials_token
                     and self.canvas_credentials_issuer_id)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for entry in value.split(","):
+            if entry.strip():
+                ipaddress.ip_network(entry.strip(), strict=False)  # a typo stops start-up
+        return value
 
 
 @lru_cache

@@ -131,7 +131,10 @@ def test_serve_demo_starts_seeds_and_prints_working_tokens(tmp_path: Path) -> No
         with httpx.Client(base_url=f"http://127.0.0.1:{port}",
                           headers={"Authorization": f"Bearer {lead_token.group(1)}"}) as http:
             states = {p["state"] for p in http.get("/api/proposals").json()["items"]}
+            sign_in = http.get("/sign-in").text
         assert {"department_review", "rubric_review", "returned", "withdrawn"} <= states
+        # The web pages offer one-click sign-in as each demo user, in demo mode only.
+        assert "Demo: sign in as" in sign_in and "bob@arizona.edu" in sign_in
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -1,0 +1,103 @@
+"""The coordinator's overview and the admin pages."""
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import col, select
+
+from api.charts import bars
+from api.deps import ReadSessionDep, SessionDep
+from api.web import CsrfChecked, render, see_other, settings_of, web_role
+from notifications import outbox
+from notifications.models import OutboxStatus
+from workflow import audit, dashboard, reviews
+from workflow.access import Grants
+from workflow.accounts import add_department, add_user
+from workflow.errors import Unprocessable
+from workflow.models import MAX_ID, Department, DepartmentCreate, Email, Role
+
+router = APIRouter(include_in_schema=False)
+Coordinator = Annotated[Grants, web_role(Role.COORDINATOR, Role.ADMIN)]
+Admin = Annotated[Grants, web_role(Role.ADMIN)]
+
+
+@router.get("/overview", response_class=HTMLResponse)
+def overview(request: Request, session: ReadSessionDep, _me: Coordinator) -> HTMLResponse:
+    summary = dashboard.overview(session, settings_of(request).reminder_days)
+    return render(request, "overview.html", summary=summary,
+                  count_bars=bars({k: float(v) for k, v in summary.counts.items()}),
+                  day_bars=bars(dict(summary.median_days)))
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_home(request: Request, session: ReadSessionDep, _me: Admin) -> HTMLResponse:
+    departments = session.exec(select(Department).order_by(col(Department.code))).all()
+    return render(request, "admin.html", users=dashboard.users_with_roles(session),
+                  departments=departments,
+                  rubrics=reviews.list_rubrics(session), all_roles=list(Role))
+
+
+@router.post("/admin/users", dependencies=[CsrfChecked])
+def admin_add_user(
+    session: SessionDep, _me: Admin,
+    email: Annotated[str, Form(max_length=254)], name: Annotated[str, Form(max_length=200)],
+    role: Annotated[list[Role], Form(max_length=5)],
+    department: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    try:
+        address = TypeAdapter(Email).validate_python(email)
+    except ValidationError as error:
+        raise Unprocessable(f"{email!r} is not an email address") from error
+    if not name.strip():
+        raise Unprocessable("the name cannot be empty")
+    add_user(session, address, name.strip(), role, department or None)
+    return see_other("/admin?done=user_saved")
+
+
+@router.post("/admin/departments", dependencies=[CsrfChecked])
+def admin_add_department(
+    session: SessionDep, _me: Admin,
+    code: Annotated[str, Form(max_length=32)], name: Annotated[str, Form(max_length=200)],
+) -> Response:
+    try:
+        data = DepartmentCreate(code=code, name=name)
+    except ValidationError as error:
+        raise Unprocessable([{"msg": f"{e['loc'][0]}: {e['msg']}"} for e in error.errors()]
+                            ) from error
+    add_department(session, data)
+    return see_other("/admin?done=department_added")
+
+
+@router.post("/admin/rubrics", dependencies=[CsrfChecked])
+def admin_add_rubric(session: SessionDep, me: Admin,
+                     definition: Annotated[str, Form(max_length=200_000)]) -> Response:
+    try:
+        data = json.loads(definition)
+    except json.JSONDecodeError as error:
+        raise Unprocessable(f"the rubric is not valid JSON: {error}") from error
+    reviews.add_rubric(session, data, me.user)
+    return see_other("/admin?done=rubric_added")
+
+
+@router.get("/admin/outbox", response_class=HTMLResponse)
+def admin_outbox(request: Request, session: ReadSessionDep, _me: Admin,
+                 status: OutboxStatus | None = None, cursor: str | None = None) -> HTMLResponse:
+    rows, next_cursor = outbox.list_messages(
+        session, status=status.value if status else None, limit=50, cursor=cursor)
+    return render(request, "admin_outbox.html", rows=rows, next_cursor=next_cursor,
+                  statuses=list(OutboxStatus), chosen=status.value if status else "")
+
+
+@router.post("/admin/outbox/{outbox_id}/retry", dependencies=[CsrfChecked])
+def admin_retry(outbox_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep,
+                me: Admin) -> Response:
+    outbox.retry(session, outbox_id, me.user)
+    return see_other("/admin/outbox?status=dead&done=queued_again")
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def admin_audit(request: Request, session: ReadSessionDep, _me: Coordinator) -> HTMLResponse:
+    return render(request, "admin_audit.html", result=audit.verify(session))

@@ -1,0 +1,67 @@
+// Progressive enhancement only: every form works without this file.
+// List fields (one item a line in a textarea) become rows with Add and Remove buttons.
+(function () {
+  "use strict";
+
+  function enhance(textarea) {
+    var name = textarea.getAttribute("data-list-label") || "Item";
+    var box = document.createElement("div");
+    box.className = "list-rows";
+    var list = document.createElement("ol");
+    box.appendChild(list);
+    var add = document.createElement("button");
+    add.type = "button";
+    add.className = "secondary";
+    add.textContent = "Add to " + name.toLowerCase();
+    box.appendChild(add);
+
+    function sync() {
+      var values = [];
+      list.querySelectorAll("input").forEach(function (input) {
+        if (input.value.trim()) { values.push(input.value.trim()); }
+      });
+      textarea.value = values.join("\n");
+    }
+
+    function renumber() {
+      list.querySelectorAll("li").forEach(function (li, i) {
+        li.querySelector("input").setAttribute("aria-label", name + " " + (i + 1));
+        li.querySelector("button").setAttribute("aria-label", "Remove " + name.toLowerCase() + " " + (i + 1));
+      });
+    }
+
+    function row(value) {
+      var li = document.createElement("li");
+      var input = document.createElement("input");
+      input.type = "text";
+      input.value = value;
+      input.addEventListener("input", sync);
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", function () {
+        var next = li.nextElementSibling || li.previousElementSibling;
+        li.remove();
+        renumber();
+        sync();
+        if (next) { next.querySelector("input").focus(); } else { add.focus(); }
+      });
+      li.appendChild(input);
+      li.appendChild(remove);
+      list.appendChild(li);
+      renumber();
+      return input;
+    }
+
+    textarea.value.split("\n").forEach(function (line) {
+      if (line.trim()) { row(line.trim()); }
+    });
+    add.addEventListener("click", function () { row("").focus(); });
+    textarea.hidden = true;
+    textarea.insertAdjacentElement("afterend", box);
+    textarea.form.addEventListener("submit", sync);
+  }
+
+  document.querySelectorAll("textarea.list-field").forEach(enhance);
+})();

@@ -1,0 +1,242 @@
+"""What every web page shares: templates, the session cookie, CSRF, the signed-in user,
+security headers. Pages live in api/routes/pages/; they call the same door as the API."""
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from plumbing.database import read_session
+from plumbing.settings import Settings
+from workflow.access import Grants, grants_of
+from workflow.errors import WorkflowError
+from workflow.models import Role, User
+from workflow.sign_in import active_user
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "microcred_session"
+CSRF_COOKIE = "microcred_csrf"
+CSRF_FIELD = "csrf_token"
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+# The dev mailbox (notifications) styles itself inline and shows mail in a sandboxed frame.
+CSP_MAILBOX = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _secret(settings: Settings) -> bytes:
+    return settings.secret_key.get_secret_value().encode()
+
+
+def _sign(settings: Settings, purpose: str, value: str) -> str:
+    return hmac.new(_secret(settings), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+# --- the session cookie: "<user id>.<issued at>.<HMAC>", nothing stored on the server ----------
+
+
+def session_cookie_value(settings: Settings, user: User) -> str:
+    payload = f"{user.id}.{int(time.time())}"
+    return f"{payload}.{_sign(settings, 'session', payload)}"
+
+
+def user_id_from_cookie(settings: Settings, value: str) -> int | None:
+    user_id, _, rest = value.partition(".")
+    issued, _, signature = rest.partition(".")
+    expected = _sign(settings, "session", f"{user_id}.{issued}")
+    if not (user_id.isdigit() and issued.isdigit() and hmac.compare_digest(signature, expected)):
+        return None
+    if time.time() - int(issued) > settings.session_hours * 3600:
+        return None
+    return int(user_id)
+
+
+def is_https(settings: Settings) -> bool:
+    return settings.base_url.lower().startswith("https://")
+
+
+def start_session(response: Response, settings: Settings, user: User) -> None:
+    response.set_cookie(SESSION_COOKIE, session_cookie_value(settings, user), httponly=True,
+                        samesite="lax", secure=is_https(settings),
+                        max_age=int(settings.session_hours * 3600), path="/")
+
+
+def end_session(response: Response, settings: Settings) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=is_https(settings))
+
+
+# --- who is asking -------------------------------------------------------------------------
+
+
+def from_trusted_proxy(settings: Settings, host: str | None) -> bool:
+    if not host or not settings.trusted_proxies.strip():
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for entry in settings.trusted_proxies.split(","):
+        entry = entry.strip()
+        if entry and address in ipaddress.ip_network(entry, strict=False):
+            return True
+    return False
+
+
+def signed_in_grants(request: Request) -> Grants | None:
+    """The user of this request: the trusted header from a trusted proxy, else the cookie."""
+    settings = settings_of(request)
+    engine: Engine = request.app.state.engine
+    with read_session(engine) as session:
+        user: User | None = None
+        header = settings.trusted_user_header
+        client = request.client.host if request.client else None
+        if header and request.headers.get(header) and from_trusted_proxy(settings, client):
+            user = active_user(session, request.headers[header])
+        elif request.cookies.get(SESSION_COOKIE):
+            user_id = user_id_from_cookie(settings, request.cookies[SESSION_COOKIE])
+            found = session.get(User, user_id) if user_id else None
+            user = found if found is not None and found.is_active else None
+        return grants_of(session, user) if user is not None else None
+
+
+class SignInRequired(Exception):
+    """Raised by page dependencies; answered with a redirect to the sign-in page."""
+
+
+def web_user(request: Request) -> Grants:
+    grants = signed_in_grants(request)
+    if grants is None:
+        raise SignInRequired
+    request.state.grants = grants
+    return grants
+
+
+WebUser = Annotated[Grants, Depends(web_user)]
+
+
+def web_role(*roles: Role) -> Any:
+    def check(grants: WebUser) -> Grants:
+        if not grants.global_roles & set(roles):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                "this page needs the role " + " or ".join(roles))
+        return grants
+
+    return Depends(check)
+
+
+# --- CSRF: a random cookie per browser; forms carry its HMAC ----------------------------------
+
+
+def csrf_token(request: Request) -> str:
+    return _sign(settings_of(request), "csrf", request.state.csrf_seed)
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse a POST whose form does not carry this browser's token."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    seed = request.cookies.get(CSRF_COOKIE)
+    if not seed or not isinstance(sent, str) or not hmac.compare_digest(
+            sent, _sign(settings_of(request), "csrf", seed)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "the form's security token is missing or stale; reload the page")
+
+
+CsrfChecked = Depends(check_csrf)
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["label"] = lambda value: str(value or "").replace("_", " ")
+    env.filters["shown"] = lambda value: "; ".join(str(v) for v in value) if isinstance(
+        value, list) else ("" if value is None else value)
+    env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+    return env
+
+
+def render(request: Request, template: str, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    grants: Grants | None = getattr(request.state, "grants", None)
+    base = {
+        "request": request, "me": grants, "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token(request),
+        "roles": ({r.value for r in grants.global_roles}
+                  | {r.value for r, _ in grants.department_roles}) if grants else set(),
+        "notice": request.query_params.get("done"),
+    }
+    html = environment().get_template(template).render({**base, **context})
+    return HTMLResponse(html, status_code=status_code)
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api") or path.startswith("/openapi") or path.startswith("/docs")
+                or path.startswith("/redoc"))
+
+
+def install(app: FastAPI) -> None:
+    """Security headers, the CSRF cookie, and HTML answers to refusals on pages."""
+
+    @app.middleware("http")
+    async def page_headers(request: Request,
+                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        seed = request.cookies.get(CSRF_COOKIE)
+        request.state.csrf_seed = seed or secrets.token_urlsafe(24)
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if is_page(request):
+            policy = CSP_MAILBOX if request.url.path.startswith("/mailbox") else CSP
+            response.headers.setdefault("Content-Security-Policy", policy)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            if seed is None:
+                response.set_cookie(CSRF_COOKIE, request.state.csrf_seed, httponly=True,
+                                    samesite="lax", secure=is_https(settings_of(request)),
+                                    path="/")
+        return response
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, _error: SignInRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return see_other(f"/sign-in?next={quote(target, safe='')}")
+
+
+def error_page(request: Request, error: WorkflowError | StarletteHTTPException,
+               code: int) -> HTMLResponse:
+    detail = error.detail
+    if isinstance(detail, list):
+        messages = [str(item.get("msg", item)) if isinstance(item, dict) else str(item)
+                    for item in detail]
+    else:
+        messages = [str(detail)]
+    if getattr(request.state, "grants", None) is None:
+        request.state.grants = signed_in_grants(request)
+    return render(request, "error.html", status_code=code, code=code, messages=messages)
