@@ -13,7 +13,7 @@ PEOPLE: list[tuple[str, str, list[Role], str | None]] = [
     ("bob@arizona.edu", "Bob Baca", [Role.DEPARTMENT_LEAD], "CS"),
     ("nina@arizona.edu", "Nina Ortiz", [Role.SUBMITTER], "NURS"),
     ("nora@arizona.edu", "Nora Begay", [Role.DEPARTMENT_LEAD], "NURS"),
-    ("badge@arizona.edu", "Carol Chen (badge office)", [Role.COORDINATOR], None),
+    ("badge@arizona.edu", "Carol Chen", [Role.COORDINATOR], None),
     ("rita@arizona.edu", "Rita Reyes", [Role.REVIEWER], None),
     ("ravi@arizona.edu", "Ravi Rao", [Role.REVIEWER], None),
     ("adam@arizona.edu", "Adam Admin", [Role.ADMIN], None),
@@ -55,8 +55,7 @@ def seed(session: Session, base_url: str) -> str:
     for email, _name, roles, department in PEOPLE:
         user = session.exec(select(User).where(User.email == email)).one()
         token = issue_token(session, user, label="demo")
-        where = f" {department}" if department else ""
-        lines.append(f"  {', '.join(roles)}{where:6} {email:22} {token}")
+        lines.append(f"  {', '.join(roles):16} {department or '':5} {email:22} {token}")
     lines.append(f"Try: curl -H 'Authorization: Bearer <token>' {base_url}/api/proposals")
     return "\n".join(lines)
 
