@@ -1,9 +1,12 @@
-"""The state diagram and the small bar charts, drawn as SVG on our side (no network)."""
+"""The state diagram, the small bar charts and credential pathways, drawn as SVG on our side
+(no network)."""
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 from workflow.machine import TRANSITIONS, State
+from workflow.models import Pathway
 
 # Where each state sits in the diagram: the main path on top, the ends below.
 POSITIONS: dict[State, tuple[int, int]] = {
@@ -100,3 +103,89 @@ def bars(values: dict[str, float | None], width: int = 240, step: int = 26) -> l
             width=round((value or 0) / top * width, 1), y=i * step)
         for i, (name, value) in enumerate(values.items())
     ]
+
+
+# --- a credential's pathway: what stacks into what, in layers from top to bottom -------------
+
+CARD_W, CARD_H, GAP_X, GAP_Y = 200, 64, 24, 44
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    lines: tuple[str, ...]
+    title: str
+    status: str
+    x: float
+    y: float
+    current: bool
+
+
+@dataclass(frozen=True)
+class Arrow:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(frozen=True)
+class PathwayDrawing:
+    cards: list[Card]
+    arrows: list[Arrow]
+    width: int
+    height: int
+    widest_layer: int
+    card_width: int = CARD_W
+    card_height: int = CARD_H
+
+
+def _title_lines(title: str, width: int = 24) -> tuple[str, ...]:
+    lines = textwrap.wrap(title, width) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder="…")]
+    return tuple(lines)
+
+
+def _mean_place(node_id: str, edges: list[tuple[str, str]], order: dict[str, float]) -> float:
+    above = [order[s] for s, t in edges if t == node_id and s in order]
+    return sum(above) / len(above) if above else math.inf
+
+
+def pathway_drawing(pathway: Pathway) -> PathwayDrawing:
+    """Lay the pathway out in layers: a credential sits above the ones it stacks into."""
+    ids = [node.id for node in pathway.nodes]
+    layer = dict.fromkeys(ids, 0)
+    edges = [(s, t) for s, t in pathway.edges if s in layer and t in layer and s != t]
+    # Longest path from the top; the pathway has no cycles, and the bound keeps it so anyway.
+    for _ in range(len(ids)):
+        changed = False
+        for source, target in edges:
+            if layer[target] < layer[source] + 1 < len(ids):
+                layer[target], changed = layer[source] + 1, True
+        if not changed:
+            break
+    layers: list[list[str]] = [[] for _ in range(max(layer.values(), default=0) + 1)]
+    titles = {node.id: node.title for node in pathway.nodes}
+    for node_id in sorted(ids, key=lambda i: titles[i].lower()):
+        layers[layer[node_id]].append(node_id)
+    # Each layer under the average place of what points at it, so fewer arrows cross.
+    order: dict[str, float] = {}
+    for depth, members in enumerate(layers):
+        if depth:
+            members.sort(key=lambda node_id: _mean_place(node_id, edges, order))
+        order.update({node_id: float(i) for i, node_id in enumerate(members)})
+    widest = max((len(m) for m in layers), default=1)
+    width = widest * (CARD_W + GAP_X) + GAP_X
+    places: dict[str, tuple[float, float]] = {}
+    for depth, members in enumerate(layers):
+        left = (width - len(members) * (CARD_W + GAP_X) + GAP_X) / 2
+        for i, node_id in enumerate(members):
+            places[node_id] = (left + i * (CARD_W + GAP_X), GAP_Y / 2 + depth * (CARD_H + GAP_Y))
+    cards = [Card(node.id, _title_lines(node.title), node.title, node.status,
+                  *places[node.id], current=node.id == pathway.credential.id)
+             for node in pathway.nodes]
+    arrows = [Arrow(places[s][0] + CARD_W / 2, places[s][1] + CARD_H,
+                    places[t][0] + CARD_W / 2, places[t][1]) for s, t in edges]
+    height = int(len(layers) * (CARD_H + GAP_Y))
+    return PathwayDrawing(cards, arrows, int(width), height, widest)

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import markdown
 from plumbing.database import read_session
 from plumbing.settings import Settings
 from workflow.access import Grants, grants_of
@@ -133,6 +134,16 @@ def web_user(request: Request) -> Grants:
 WebUser = Annotated[Grants, Depends(web_user)]
 
 
+def maybe_web_user(request: Request) -> Grants | None:
+    """The signed-in user if any: public pages show them their menu, and need nobody."""
+    grants = signed_in_grants(request)
+    request.state.grants = grants
+    return grants
+
+
+MaybeWebUser = Annotated[Grants | None, Depends(maybe_web_user)]
+
+
 def web_role(*roles: Role) -> Any:
     def check(grants: WebUser) -> Grants:
         if not grants.global_roles & set(roles):
@@ -175,6 +186,8 @@ def environment() -> Environment:
     env.filters["shown"] = lambda value: "; ".join(str(v) for v in value) if isinstance(
         value, list) else ("" if value is None else value)
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+    env.filters["number"] = lambda value: "" if value is None else f"{value:g}"
+    env.filters["markdown"] = markdown.to_html
     return env
 
 
@@ -238,5 +251,5 @@ def error_page(request: Request, error: WorkflowError | StarletteHTTPException,
     else:
         messages = [str(detail)]
     if getattr(request.state, "grants", None) is None:
-        request.state.grants = signed_in_grants(request)
+        maybe_web_user(request)
     return render(request, "error.html", status_code=code, code=code, messages=messages)

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -294,6 +295,15 @@ def catalog(
     next_cursor = queries.encode_cursor(page[-1].id or 0, kind="c") if len(rows) > limit else None
     return CredentialPage(items=[present(c, settings, neighbours) for c in page],
                           next_cursor=next_cursor)
+
+
+def catalog_departments(session: Session) -> list[tuple[str, str]]:
+    """The departments that have published credentials: (code, name), by code."""
+    rows = session.execute(
+        sa_select(col(Credential.department_code), func.min(col(Credential.department_name)))
+        .group_by(col(Credential.department_code)).order_by(col(Credential.department_code))
+    ).all()
+    return [(code, name) for code, name in rows]
 
 
 def _node(credential: Credential) -> PathwayNode:

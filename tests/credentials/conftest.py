@@ -48,10 +48,11 @@ def publish(client: TestClient, world: World, in_design_review: Callable[..., Pr
     """Bring a proposal to design_review, upload its design, approve it; answer the credential."""
 
     def run(title: str = "Applied Data Storytelling", *, image: bytes | None = None,
-            tags: str | None = "data,storytelling", **fields: object) -> dict[str, Any]:
+            tags: str | None = "data,storytelling", criteria: str = CRITERIA,
+            **fields: object) -> dict[str, Any]:
         proposal = in_design_review(title, **fields)
-        assert upload(client, proposal.id or 0, world.owner, image=image,
-                      tags=tags).status_code == 200
+        assert upload(client, proposal.id or 0, world.owner, image=image, tags=tags,
+                      criteria=criteria).status_code == 200
         approved = client.post(f"/api/proposals/{proposal.id}/approve",
                                headers=world.coordinator.headers)
         assert approved.status_code == 200, approved.text

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from api.web import CSRF_COOKIE, SESSION_COOKIE, session_cookie_value
 from plumbing.settings import Settings
 from tests.conftest import Person
+from tests.credentials.conftest import in_design_review, publish
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -54,4 +55,5 @@ def browser(client: TestClient, settings: Settings) -> Callable[[Person | None],
         c.__exit__(None, None, None)
 
 
-__all__ = ["CSRF_COOKIE", "Browser"]
+# in_design_review and publish: the catalog pages publish credentials as tests/credentials do.
+__all__ = ["CSRF_COOKIE", "Browser", "in_design_review", "publish"]

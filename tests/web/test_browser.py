@@ -291,3 +291,38 @@ def test_without_javascript_by_keyboard_on_a_phone(
     submit = page.get_by_role("button", name="Submit: to department review")
     assert submit.is_disabled()
     assert "Not yet:" in sam.text() and state(engine, title) == "draft"
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_public_catalog_on_a_phone_signed_out(
+    chromium: Any, live_server: str, engine: Engine, publish: Any
+) -> None:
+    badge = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" '
+             b'cy="5" r="4.5" fill="#ab0520"/><path d="M3 5l1.5 1.5L7 3.5" stroke="#fff"/></svg>')
+    base = publish("Data Foundations", image=badge)
+    middle = publish("Applied Data Storytelling", stacks_into=["Data Foundations"], image=badge)
+    publish("Data Leadership Capstone", stacks_into=[str(middle["proposal_id"])], image=badge)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    visitor = Visitor(chromium, live_server, engine, "public", PHONE)
+    visitor.go("/credentials", "catalog")
+    page = visitor.page
+    assert page.locator("ul.catalog img").count() == 3
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.get_by_label("Level").select_option("undergraduate")
+    visitor.click("Show", "catalog-filtered")
+    visitor.click("Applied Data Storytelling", "credential", role="link")
+    assert page.locator("svg.pathway .node.current").text_content() is not None
+    page.locator(f"svg.pathway a[href='/credentials/{base['id']}']").click()
+    page.wait_for_load_state()
+    visitor.check("credential-from-pathway")
+    assert page.get_by_role("heading", level=1).inner_text() == "Data Foundations"
+    # Without bypassing the CSP, as a visitor's browser loads it: nothing is refused.
+    plain = chromium.new_context(viewport=PHONE)
+    refused: list[str] = []
+    tab = plain.new_page()
+    tab.on("console", lambda message: refused.append(message.text)
+           if "Content Security Policy" in message.text else None)
+    tab.goto(f"{live_server}/credentials/{middle['id']}")
+    tab.goto(f"{live_server}/credentials")
+    plain.close()
+    assert refused == []

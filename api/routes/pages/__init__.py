@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from api.routes.pages import office, proposals, reviews, sign_in
+from api.routes.pages import catalog, office, proposals, reviews, sign_in
 
 router = APIRouter(include_in_schema=False)
 router.include_router(sign_in.router)
@@ -10,3 +10,4 @@ router.include_router(sign_in.router)
 router.include_router(reviews.router)
 router.include_router(proposals.router)
 router.include_router(office.router)
+router.include_router(catalog.router)
