@@ -32,6 +32,22 @@ POSTGRES_URL = os.environ.get("MICROCRED_TEST_POSTGRES_URL")
 KEEP_TABLES = ("alembic_version", "audit_head")
 
 
+SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under CI=true nothing may be skipped silently: any skip fails the run."""
+    if IN_CI and SKIPPED:
+        print(f"\nCI=true: {len(SKIPPED)} test(s) skipped, every test must run in CI: "
+              + ", ".join(SKIPPED[:10]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def need_postgres() -> str:
     if POSTGRES_URL:
         return POSTGRES_URL
