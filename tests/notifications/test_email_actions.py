@@ -209,3 +209,127 @@ def test_link_refused_when_expired_or_proposal_moved_on(
     assert "already returned by Lead (lead@arizona.edu)" in moved.text
     assert state_of(engine, proposal.id or 0) == "returned"
     assert [d["reason"] for d in refusals(engine)] == ["expired", "moved_on"]
+
+
+# --- attacks on links, replies that must not act, and two approvers at once --------------------
+
+
+def snapshot(engine: Engine, proposal_id: int) -> tuple[str, int, list[str]]:
+    """The proposal's state, version and accepted audit entries, to compare before and after."""
+    with Session(engine) as session:
+        proposal = session.get(Proposal, proposal_id)
+        assert proposal is not None
+        trail = session.exec(select(AuditEntry.action).where(
+            AuditEntry.proposal_id == proposal_id, AuditEntry.outcome == "accepted")
+            .order_by(col(AuditEntry.seq))).all()
+        return proposal.state, proposal.version, list(trail)
+
+
+def answers_to(server: SMTPServer, address: str, since: int = 0) -> list[EmailMessage]:
+    return [m.message for m in server.received[since:] if m.recipients == [address]]
+
+
+def test_reused_link_is_refused_audited_and_changes_nothing(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    app_client: TestClient,
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    path = link(message, "approve")
+    assert app_client.post(path, data={"do": "approve"}).status_code == 200
+    after_first = snapshot(engine, proposal.id or 0)
+    assert after_first[0] == "rubric_review"
+    again = app_client.post(path, data={"do": "approve"})
+    assert again.status_code == 410
+    assert "already used" in again.text and "each email link works once" in again.text
+    # The same token by reply, and the other button of the same email, are spent too.
+    by_reply = app_client.post("/api/inbound-email", content=reply(message, world.lead.email,
+                                                                   "approve"),
+                               headers={"X-Inbound-Secret": SECRET})
+    assert by_reply.json() == {"status": "refused", "reason": "used"}
+    returned = app_client.post(link(message, "return"), data={"do": "return",
+                                                               "comment": "second thoughts"})
+    assert returned.status_code == 410
+    assert snapshot(engine, proposal.id or 0) == after_first
+    assert [d["reason"] for d in refusals(engine)] == ["used", "used", "used"]
+
+
+def forwarded(original: EmailMessage, lead: str, reader: str) -> EmailMessage:
+    """The lead forwards the email; Gmail keeps the original's headers in the body."""
+    forward = EmailMessage()
+    forward["From"] = lead
+    forward["To"] = reader
+    forward["Subject"] = "Fwd: " + original["Subject"]
+    forward["Message-ID"] = make_msgid(domain="mail.example")
+    forward["References"] = original["Message-ID"]
+    body = original.get_body(("plain",))
+    assert body is not None
+    forward.set_content("Can you look at this one?\n\n---------- Forwarded message ---------\n"
+                        f"From: {original['From']}\nReply-To: {original['Reply-To']}\n"
+                        f"Subject: {original['Subject']}\n\n{body.get_content()}")
+    return forward
+
+
+@pytest.mark.parametrize("reader", ["colleague@arizona.edu", "someone@elsewhere.example"],
+                         ids=["a-colleague", "a-stranger"])
+def test_forwarded_email_answered_by_its_new_reader_changes_nothing(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    app_client: TestClient, reader: str,
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    before = snapshot(engine, proposal.id or 0)
+    forward = forwarded(message, world.lead.email, reader)
+    # The new reader answers the reply address the forwarded text shows them.
+    answer = EmailMessage()
+    answer["From"] = reader
+    answer["To"] = message["Reply-To"]
+    answer["Subject"] = "Re: " + forward["Subject"]
+    answer["Message-ID"] = make_msgid(domain="mail.example")
+    answer["In-Reply-To"] = forward["Message-ID"]
+    answer["References"] = f'{message["Message-ID"]} {forward["Message-ID"]}'
+    answer.set_content("Approve\n\nOn Sat, Nov 28, 2026 at 6:03 PM Lead <lead@arizona.edu> "
+                       "wrote:\n> Can you look at this one?\n")
+    taken = app_client.post("/api/inbound-email", content=bytes(answer),
+                            headers={"X-Inbound-Secret": SECRET})
+    assert taken.json() == {"status": "refused", "reason": "other_sender"}
+    assert snapshot(engine, proposal.id or 0) == before
+    assert [d["reason"] for d in refusals(engine)] == ["other_sender"]
+    sent = len(smtp_server.received)
+    drain(engine, mail_settings)
+    told = answers_to(smtp_server, reader, sent)
+    if reader == world.colleague.email:
+        # One of our users gets a polite refusal, with no link or address that could act.
+        assert len(told) == 1
+        text = told[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "only they can act on it" in text
+        assert "/actions/" not in str(told[0]) and "reply+" not in str(told[0])
+        assert told[0]["Reply-To"] is None
+    else:
+        # A stranger is told nothing at all (no backscatter to an address we do not know).
+        assert told == []
+    assert answers_to(smtp_server, world.lead.email, sent) == []
+
+
+@pytest.mark.parametrize("tamper", [
+    {"proposal": "other"}, {"proposal": "²"}, {"proposal": "-1"}, {"do": "reject"},
+    {"do": "withdraw"},
+], ids=["other-proposal", "superscript-digit", "negative-id", "reject", "withdraw"])
+def test_link_tampered_to_act_elsewhere_changes_nothing(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    app_client: TestClient, tamper: dict[str, str],
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    other = world.proposal("Another Credential")
+    world.fire(other, "submit", world.owner)
+    before = snapshot(engine, proposal.id or 0), snapshot(engine, other.id or 0)
+    path = link(message, "approve")
+    form = {"do": "approve", "proposal": str(proposal.id)}
+    form |= {name: str(other.id) if value == "other" else value for name, value in tamper.items()}
+    tampered = app_client.post(path, data=form)
+    assert 400 <= tampered.status_code < 500
+    assert "Done" not in tampered.text and "nothing was done" in tampered.text.lower()
+    assert (snapshot(engine, proposal.id or 0), snapshot(engine, other.id or 0)) == before
+    assert len(refusals(engine)) == 1
+    # The link still works for what it was sent for.
+    assert app_client.post(path, data={"do": "approve"}).status_code == 200
+    assert state_of(engine, proposal.id or 0) == "rubric_review"
+    assert state_of(engine, other.id or 0) == "department_review"
