@@ -14,7 +14,8 @@ from api.app import create_app
 from plumbing.settings import Settings
 from tests.conftest import SMTPServer, World
 from tests.notifications.conftest import drain
-from workflow.models import AuditEntry, Proposal
+from workflow.accounts import add_user
+from workflow.models import AuditEntry, Proposal, Role, User
 
 SECRET = "inbound-test-secret"
 
@@ -83,11 +84,11 @@ def test_get_shows_and_changes_nothing_post_approves(
         assert any(e.channel == "email_link" and e.action == "approve" for e in entries)
 
 
-def reply(original: EmailMessage, sender: str, body: str, html: str | None = None
-          ) -> bytes:
+def reply(original: EmailMessage, sender: str, body: str, html: str | None = None,
+          to: str | None = None) -> bytes:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = original["Reply-To"]
+    message["To"] = to or original["Reply-To"]
     message["Subject"] = "Re: " + original["Subject"]
     message["Message-ID"] = make_msgid(domain="mail.example")
     message["In-Reply-To"] = original["Message-ID"]
@@ -279,16 +280,10 @@ def test_forwarded_email_answered_by_its_new_reader_changes_nothing(
     before = snapshot(engine, proposal.id or 0)
     forward = forwarded(message, world.lead.email, reader)
     # The new reader answers the reply address the forwarded text shows them.
-    answer = EmailMessage()
-    answer["From"] = reader
-    answer["To"] = message["Reply-To"]
-    answer["Subject"] = "Re: " + forward["Subject"]
-    answer["Message-ID"] = make_msgid(domain="mail.example")
-    answer["In-Reply-To"] = forward["Message-ID"]
-    answer["References"] = f'{message["Message-ID"]} {forward["Message-ID"]}'
-    answer.set_content("Approve\n\nOn Sat, Nov 28, 2026 at 6:03 PM Lead <lead@arizona.edu> "
-                       "wrote:\n> Can you look at this one?\n")
-    taken = app_client.post("/api/inbound-email", content=bytes(answer),
+    answer = reply(forward, reader, "Approve\n\nOn Sat, Nov 28, 2026 at 6:03 PM Lead "
+                   "<lead@arizona.edu> wrote:\n> Can you look at this one?\n",
+                   to=message["Reply-To"])
+    taken = app_client.post("/api/inbound-email", content=answer,
                             headers={"X-Inbound-Secret": SECRET})
     assert taken.json() == {"status": "refused", "reason": "other_sender"}
     assert snapshot(engine, proposal.id or 0) == before
@@ -333,3 +328,69 @@ def test_link_tampered_to_act_elsewhere_changes_nothing(
     assert app_client.post(path, data={"do": "approve"}).status_code == 200
     assert state_of(engine, proposal.id or 0) == "rubric_review"
     assert state_of(engine, other.id or 0) == "department_review"
+
+
+@pytest.mark.parametrize("header", [
+    b"X-Autoreply: yes", b"X-Autorespond: vacation", b"Auto-Submitted: auto-replied",
+    b"Precedence: auto_reply", b"Return-Path: <>",
+])
+def test_automatic_replies_are_dropped_without_an_answer(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    app_client: TestClient, header: bytes,
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    before = snapshot(engine, proposal.id or 0)
+    # An out-of-office robot that quotes the email, keyword and all.
+    raw = header + b"\r\n" + reply(message, world.lead.email, "approve\n\nI am away.")
+    taken = app_client.post("/api/inbound-email", content=raw,
+                            headers={"X-Inbound-Secret": SECRET})
+    assert taken.status_code == 202
+    assert taken.json() == {"status": "dropped", "reason": "automatic"}
+    assert snapshot(engine, proposal.id or 0) == before
+    assert [d["reason"] for d in refusals(engine)] == ["automatic"]
+    sent = len(smtp_server.received)
+    drain(engine, mail_settings)
+    assert smtp_server.received[sent:] == []
+
+
+def lead_of_cs(world: World, email: str = "lead2@arizona.edu") -> User:
+    return add_user(world.session, email, "Second Lead", [Role.DEPARTMENT_LEAD], "CS")
+
+
+def test_burst_from_one_sender_is_rate_limited_others_are_not(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+) -> None:
+    settings = mail_settings.model_copy(update={
+        "inbound_secret": SecretStr(SECRET), "inbound_rate_limit": 3,
+        "inbound_rate_window_seconds": 600})
+    client = TestClient(create_app(settings, engine))
+    second = lead_of_cs(world)
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    second_mail = next(m.message for m in smtp_server.received
+                       if m.recipients == [second.email])
+
+    def send(original: EmailMessage, sender: str, words: str) -> dict[str, str]:
+        taken = client.post("/api/inbound-email", content=reply(original, sender, words),
+                            headers={"X-Inbound-Secret": SECRET})
+        assert taken.status_code == 202
+        result: dict[str, str] = taken.json()
+        return result
+
+    burst = [send(message, world.lead.email, f"hello {n}") for n in range(3)]
+    assert [b["reason"] for b in burst] == ["not_understood"] * 3
+    # Beyond the limit even a real command is dropped unread, and nothing is answered.
+    assert send(message, world.lead.email, "approve") == {
+        "status": "dropped", "reason": "rate_limited"}
+    assert send(message, world.lead.email, "hello again") == {
+        "status": "dropped", "reason": "rate_limited"}
+    assert state_of(engine, proposal.id or 0) == "department_review"
+    # Another approver is not held back by the first one's burst.
+    assert send(second_mail, second.email, "approve") == {"status": "done",
+                                                          "reason": "approve"}
+    assert state_of(engine, proposal.id or 0) == "rubric_review"
+    assert [d["reason"] for d in refusals(engine)] == ["not_understood"] * 3 + [
+        "rate_limited"] * 2
+    sent = len(smtp_server.received)
+    drain(engine, mail_settings)
+    assert len(answers_to(smtp_server, world.lead.email, sent)) == 3
+    assert len(answers_to(smtp_server, second.email, sent)) == 1
