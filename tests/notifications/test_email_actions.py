@@ -1,9 +1,12 @@
 """Acting from the email: links and replies, end to end through a real SMTP server."""
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -12,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.app import create_app
 from plumbing.settings import Settings
-from tests.conftest import SMTPServer, World
+from tests.conftest import SMTPServer, World, serving
 from tests.notifications.conftest import drain
 from workflow.accounts import add_user
 from workflow.models import AuditEntry, Proposal, Role, User
@@ -394,3 +397,60 @@ def test_burst_from_one_sender_is_rate_limited_others_are_not(
     drain(engine, mail_settings)
     assert len(answers_to(smtp_server, world.lead.email, sent)) == 3
     assert len(answers_to(smtp_server, second.email, sent)) == 1
+
+
+def at_once(http: httpx.Client, channel: str, mails: dict[str, EmailMessage]
+            ) -> dict[str, httpx.Response]:
+    """Each addressee approves from their own email, by link or by reply, all at one moment."""
+    start = threading.Barrier(len(mails))
+
+    def approve(lead: str) -> tuple[str, httpx.Response]:
+        start.wait()
+        if channel == "link":
+            return lead, http.post(link(mails[lead], "approve"), data={"do": "approve"})
+        return lead, http.post("/api/inbound-email", headers={"X-Inbound-Secret": SECRET},
+                               content=reply(mails[lead], lead, "Approved."))
+
+    with ThreadPoolExecutor(len(mails)) as pool:
+        return dict(pool.map(approve, mails))
+
+
+@pytest.mark.parametrize("channel", ["link", "reply"])
+def test_two_approvers_at_once_one_wins_the_other_is_told_who(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    channel: str,
+) -> None:
+    second = lead_of_cs(world)
+    leads = {world.lead.email: world.lead.user.name, second.email: second.name}
+    settings = mail_settings.model_copy(update={"inbound_secret": SecretStr(SECRET)})
+    with serving(create_app(settings, engine)) as base, httpx.Client(base_url=base,
+                                                                     timeout=60) as http:
+        for round_ in range(3):
+            proposal = world.proposal(f"Applied Data Storytelling {round_}")
+            world.fire(proposal, "submit", world.owner)
+            sent = len(smtp_server.received)
+            drain(engine, mail_settings)
+            mails = {m.recipients[0]: m.message for m in smtp_server.received[sent:]
+                     if m.recipients[0] in leads}
+            assert set(mails) == set(leads)
+            results = at_once(http, channel, mails)
+            if channel == "link":
+                winners = [lead for lead, r in results.items() if r.status_code == 200]
+            else:
+                winners = [lead for lead, r in results.items() if r.json()["status"] == "done"]
+            assert len(winners) == 1, {lead: r.text for lead, r in results.items()}
+            winner, = winners
+            loser, = set(leads) - {winner}
+            told = f"already approved by {leads[winner]} ({winner}) on "
+            if channel == "link":
+                assert results[loser].status_code == 409
+                assert told in results[loser].text
+            else:
+                assert results[loser].json() == {"status": "refused", "reason": "moved_on"}
+                sent = len(smtp_server.received)
+                drain(engine, mail_settings)
+                answer, = answers_to(smtp_server, loser, sent)
+                assert told in answer.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            state, version, trail = snapshot(engine, proposal.id or 0)
+            assert (state, trail.count("approve")) == ("rubric_review", 1)
+    assert [d["reason"] for d in refusals(engine)] == ["moved_on"] * 3
