@@ -1,7 +1,12 @@
 """Acting from the email: links and replies, end to end through a real SMTP server."""
 
+import asyncio
+import json
+import logging
 import re
+import smtplib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -14,8 +19,9 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from api.app import create_app
+from notifications import listener
 from plumbing.settings import Settings
-from tests.conftest import SMTPServer, World, serving
+from tests.conftest import SMTPServer, World, free_port, serving
 from tests.notifications.conftest import drain
 from workflow.accounts import add_user
 from workflow.models import AuditEntry, Proposal, Role, User
@@ -454,3 +460,92 @@ def test_two_approvers_at_once_one_wins_the_other_is_told_who(
             state, version, trail = snapshot(engine, proposal.id or 0)
             assert (state, trail.count("approve")) == ("rubric_review", 1)
     assert [d["reason"] for d in refusals(engine)] == ["moved_on"] * 3
+
+
+@pytest.fixture
+def reply_listener(engine: Engine, mail_settings: Settings) -> Iterator[int]:
+    """The inbound SMTP listener (`microcred inbound-smtp`) on a free local port."""
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(
+        listener.start(engine, mail_settings, "127.0.0.1", port), loop).result(timeout=10)
+    yield port
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()
+
+
+def send_to_listener(port: int, sender: str, recipient: str, raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.sendmail(sender, [recipient], raw)
+
+
+def test_reply_through_the_smtp_listener_approves_and_is_answered_from_the_null_sender(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    reply_listener: int,
+) -> None:
+    proposal, message = submitted(world, engine, mail_settings, smtp_server)
+    # The listener is no relay: only reply addresses are taken.
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send_to_listener(reply_listener, world.lead.email, "someone@elsewhere.example",
+                         reply(message, world.lead.email, "approve"))
+    assert state_of(engine, proposal.id or 0) == "department_review"
+    send_to_listener(reply_listener, world.lead.email, message["Reply-To"],
+                     reply(message, world.lead.email, GMAIL.format(words="Approved, thanks.")))
+    assert state_of(engine, proposal.id or 0) == "rubric_review"
+    with Session(engine) as session:
+        approval = session.exec(select(AuditEntry).where(AuditEntry.action == "approve")).one()
+        assert (approval.channel, approval.actor_id) == ("email_reply", world.lead.user.id)
+    sent = len(smtp_server.received)
+    drain(engine, mail_settings)
+    confirmation, = [m for m in smtp_server.received[sent:] if m.recipients == [world.lead.email]
+                     and "your email action was done" in m.message["Subject"]]
+    assert confirmation.envelope_from == "<>"
+    assert confirmation.message["Auto-Submitted"] == "auto-replied"
+    text = confirmation.message.get_body(("plain",)).get_content()
+    assert 'Done: you approved "Applied Data Storytelling"' in text
+
+
+def test_tokens_never_reach_the_audit_or_the_logs(
+    engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
+    reply_listener: int, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = mail_settings.model_copy(update={"inbound_secret": SecretStr(SECRET)})
+    # log_config=None: uvicorn's access log reaches the root logger, where caplog listens.
+    with serving(create_app(settings, engine), log_config=None, log_level="debug") as base, \
+            httpx.Client(base_url=base, timeout=60) as http:
+        proposal, message = submitted(world, engine, mail_settings, smtp_server)
+        path = link(message, "return")
+        assert http.get(path).status_code == 200
+        assert http.post(path, data={"do": "return"}).status_code == 422  # no comment
+        taken = http.post("/api/inbound-email", headers={"X-Inbound-Secret": SECRET},
+                          content=reply(message, world.lead.email, "approve"))
+        assert taken.json()["status"] == "done"
+        assert http.post(path, data={"do": "return", "comment": "late"}).status_code == 410
+        send_to_listener(reply_listener, world.lead.email, message["Reply-To"],
+                         reply(message, world.lead.email, "approve"))
+        drain(engine, mail_settings)
+    assert state_of(engine, proposal.id or 0) == "rubric_review"
+    tokens = set(re.findall(rb"(?:actions/|reply\+)([a-z2-7]{32})",
+                            b"".join(m.raw for m in smtp_server.received)))
+    assert tokens
+    with Session(engine) as session:
+        entries = session.exec(select(AuditEntry)).all()
+    assert {e.channel for e in entries} >= {"email_link", "email_reply"}
+    for entry in entries:
+        assert not any(t.decode() in json.dumps(entry.detail) for t in tokens), entry.detail
+    # The test's own HTTP client logs the URLs it requests; the service is what is checked.
+    logged = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert any("/actions/<token>" in r.getMessage() for r in logged)  # the access log was read
+    for record in logged:
+        text = record.getMessage() + (record.exc_text or "")
+        assert not any(t.decode() in text for t in tokens), text
