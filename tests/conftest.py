@@ -8,8 +8,10 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -199,20 +201,17 @@ def force_state(engine: Engine, proposal_id: int, state: str,
         )
 
 
-@pytest.fixture
-def live_server(engine: Engine, settings: Settings) -> Iterator[str]:
-    """The app under a real uvicorn server on a free local port; yields its base URL."""
-    import socket
+@contextmanager
+def serving(app: Any, **config: Any) -> Iterator[str]:
+    """Run `app` under a real uvicorn server on a free local port; yield its base URL."""
     import threading
     import time
 
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    port = free_port()
+    config.setdefault("log_level", "warning")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -220,9 +219,18 @@ def live_server(engine: Engine, settings: Settings) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(engine: Engine, settings: Settings) -> Iterator[str]:
+    """The app under a real uvicorn server on a free local port; yields its base URL."""
+    with serving(create_app(settings, engine)) as url:
+        yield url
 
 
 # --- email: a real SMTP server on 127.0.0.1 (notifications) -------------------------------

@@ -84,6 +84,17 @@ def show_action(token: TokenPath, request: Request, session: ReadSessionDep,
     return confirm_page(session, ready, settings)
 
 
+def meant_proposal(field: str | None) -> frozenset[int] | None:
+    """The proposal the confirmation form names, if it names one.
+
+    A value that is not a plain proposal id ("-1", "²", which `str.isdigit` accepts and `int`
+    refuses) was not written by our page: it names no proposal (0), so the action is refused.
+    """
+    if not field:
+        return None
+    return frozenset({int(field) if field.isascii() and field.isdigit() else 0})
+
+
 @router.post("/actions/{token}", response_class=HTMLResponse, include_in_schema=False)
 def do_action(
     token: TokenPath, request: Request, session: SessionDep,
@@ -93,7 +104,7 @@ def do_action(
 ) -> HTMLResponse:
     """Do what the link offers, through the door, as the token's user."""
     settings = request.app.state.settings
-    meant = frozenset({int(proposal)}) if proposal and proposal.isdigit() else None
+    meant = meant_proposal(proposal)
     try:
         done = action_tokens.use(session, token, trigger, via=Channel.EMAIL_LINK.value,
                                  comment=comment, proposal_ids=meant)
