@@ -15,6 +15,8 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -153,7 +155,11 @@ def csrf_token(request: Request) -> str:
 async def check_csrf(request: Request) -> None:
     """Refuse a POST whose form does not carry this browser's token."""
     form = await request.form()
-    sent = form.get(CSRF_FIELD)
+    refuse_without_csrf(request, form.get(CSRF_FIELD))
+
+
+def refuse_without_csrf(request: Request, sent: object) -> None:
+    """Refuse a form (already read) whose token does not fit this browser's cookie."""
     seed = request.cookies.get(CSRF_COOKIE)
     if not seed or not isinstance(sent, str) or not hmac.compare_digest(
             sent, _sign(settings_of(request), "csrf", seed)):
@@ -167,6 +173,15 @@ CsrfChecked = Depends(check_csrf)
 # --- rendering -----------------------------------------------------------------------------
 
 
+# Raw HTML is shown as text and images are not loaded (the page loads nothing from elsewhere);
+# markdown-it refuses javascript: and similar links by itself.
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
+
+
+def markdown(text: str) -> Markup:
+    return Markup(MARKDOWN.render(text or ""))  # markdown-it has escaped the text itself
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
@@ -174,6 +189,7 @@ def environment() -> Environment:
     env.filters["label"] = lambda value: str(value or "").replace("_", " ")
     env.filters["shown"] = lambda value: "; ".join(str(v) for v in value) if isinstance(
         value, list) else ("" if value is None else value)
+    env.filters["markdown"] = markdown
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
     return env
 

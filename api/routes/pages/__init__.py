@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from api.routes.pages import office, proposals, reviews, sign_in
+from api.routes.pages import designs, office, proposals, reviews, sign_in
 
 router = APIRouter(include_in_schema=False)
 router.include_router(sign_in.router)
 # Before proposals: /proposals/{id}/review must not be read as a trigger.
 router.include_router(reviews.router)
+router.include_router(designs.router)
 router.include_router(proposals.router)
 router.include_router(office.router)
