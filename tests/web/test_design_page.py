@@ -228,3 +228,17 @@ def test_the_coordinator_returns_then_approves_on_the_design_page_and_it_is_publ
     link = f'href="http://127.0.0.1:8000/credentials/{credential.public_id}"'
     assert link in owner.get(f"/proposals/{p.id}").text
     assert link in coordinator.get(f"/proposals/{p.id}/design").text
+
+
+def test_the_owner_is_asked_for_the_design_until_it_is_uploaded(
+    world: World, browser: MakeBrowser, engine: Engine
+) -> None:
+    p = world.proposal()
+    force_state(engine, p.id or 0, "design_review")
+    owner = browser(world.owner)
+    task = f'<a href="/proposals/{p.id}/design">upload the badge design</a>'
+    assert task in owner.get("/").text
+    assert f'<a href="/proposals/{p.id}/design">approve the badge design</a>' in browser(
+        world.coordinator).get("/").text
+    assert send(owner, p.id, png(400, 400)).status_code == 303
+    assert task not in owner.get("/").text
