@@ -164,7 +164,11 @@ def csrf_token(request: Request) -> str:
 async def check_csrf(request: Request) -> None:
     """Refuse a POST whose form does not carry this browser's token."""
     form = await request.form()
-    sent = form.get(CSRF_FIELD)
+    refuse_without_csrf(request, form.get(CSRF_FIELD))
+
+
+def refuse_without_csrf(request: Request, sent: object) -> None:
+    """Refuse a form (already read) whose token does not fit this browser's cookie."""
     seed = request.cookies.get(CSRF_COOKIE)
     if not seed or not isinstance(sent, str) or not hmac.compare_digest(
             sent, _sign(settings_of(request), "csrf", seed)):

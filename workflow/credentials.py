@@ -252,6 +252,11 @@ def by_public_id(session: Session, public_id: str) -> Credential:
     return credential
 
 
+def of_proposal(session: Session, proposal_id: int) -> Credential | None:
+    """The credential published from this proposal, if it has been published."""
+    return session.exec(select(Credential).where(Credential.proposal_id == proposal_id)).first()
+
+
 def one(session: Session, public_id: str, settings: Settings) -> CredentialPublic:
     credential = by_public_id(session, public_id)
     return present(credential, settings, _neighbours(session, [credential]))

@@ -14,6 +14,7 @@ from workflow.machine import REVIEW_STAGES, State
 from workflow.models import (
     DEPARTMENT_ROLES,
     AuditEntry,
+    BadgeDesign,
     Department,
     Proposal,
     Review,
@@ -67,6 +68,12 @@ def my_tasks(session: Session, grants: Grants, reminder_days: float) -> list[Tas
         what = "finish and submit" if p.state == State.DRAFT.value else "revise and resubmit"
         if p.owner_id == user_id:
             wanted.append((p, "submitter", what))
+    # The coordinator cannot approve the design until its owner has uploaded one.
+    for p in session.exec(select(Proposal).where(
+            Proposal.owner_id == user_id, Proposal.state == State.DESIGN_REVIEW.value,
+            ~select(BadgeDesign.id).where(BadgeDesign.proposal_id == Proposal.id).exists())
+            ).all():
+        wanted.append((p, "submitter", "upload the badge design"))
     led = [d for r, d in grants.department_roles if r is Role.DEPARTMENT_LEAD]
     if led:
         for p in session.exec(select(Proposal).where(

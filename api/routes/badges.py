@@ -1,6 +1,7 @@
 """Badge designs: the multipart upload, read with a size limit, and the image served safely."""
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
@@ -44,7 +45,31 @@ async def bounded(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
-async def read_upload(request: Request, settings: Settings) -> badges.DesignUpload:
+@dataclass(frozen=True)
+class DesignForm:
+    """A badge design form as sent: the chosen file (None when no file was chosen) and the
+    text fields."""
+
+    image: bytes | None
+    filename: str | None
+    declared_type: str | None
+    texts: dict[str, str]
+
+    def upload(self, kept: tuple[bytes, str] | None = None) -> badges.DesignUpload:
+        """The upload; `kept` (the current image and its type) stands in when no file was
+        chosen, and is checked again like a new file."""
+        image, filename, declared = self.image or b"", self.filename, self.declared_type
+        if self.image is None and kept is not None:
+            (image, declared), filename = kept, None
+        return badges.DesignUpload(
+            image=image, criteria_narrative=self.texts.get("criteria_narrative", ""),
+            alt_text=self.texts.get("alt_text", ""),
+            tags=badges.parse_tags(self.texts.get("tags")),
+            filename=filename, declared_type=declared)
+
+
+async def read_design_form(request: Request, settings: Settings) -> DesignForm:
+    """The multipart form, parsed as it streams in and refused with 413 past the limit."""
     limit = settings.max_image_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
@@ -60,20 +85,29 @@ async def read_upload(request: Request, settings: Settings) -> badges.DesignUplo
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.message) from error
     try:
         image = form.get("image")
-        if not isinstance(image, UploadFile):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
-                {"loc": ["body", "image"], "msg": "an image file is required",
-                 "type": "missing"}])
-        data = await image.read(limit + 1)
-        if len(data) > limit:
-            raise too_large(limit)
+        data: bytes | None = None
+        if isinstance(image, UploadFile):
+            data = await image.read(limit + 1)
+            if len(data) > limit:
+                raise too_large(limit)
+            if not data and not image.filename:  # a browser's file input left empty
+                data = None
         texts = {name: value for name, value in form.items() if isinstance(value, str)}
-        return badges.DesignUpload(
-            image=data, criteria_narrative=texts.get("criteria_narrative", ""),
-            alt_text=texts.get("alt_text", ""), tags=badges.parse_tags(texts.get("tags")),
-            filename=image.filename, declared_type=image.content_type)
+        return DesignForm(image=data,
+                          filename=image.filename if isinstance(image, UploadFile) else None,
+                          declared_type=image.content_type if isinstance(
+                              image, UploadFile) else None,
+                          texts=texts)
     finally:
         await form.close()
+
+
+async def read_upload(request: Request, settings: Settings) -> badges.DesignUpload:
+    form = await read_design_form(request, settings)
+    if form.image is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
+            {"loc": ["body", "image"], "msg": "an image file is required", "type": "missing"}])
+    return form.upload()
 
 
 def present(design: BadgeDesign, request: Request) -> BadgeDesignPublic:
@@ -110,7 +144,7 @@ async def upload_badge_design(
     return present(design, request)
 
 
-def _visible_design(session: Any, proposal_id: int, me: Any) -> BadgeDesign:
+def visible_design(session: Any, proposal_id: int, me: Any) -> BadgeDesign:
     service.visible_proposal(session, proposal_id, me)
     design = badges.design_of(session, proposal_id)
     if design is None:
@@ -122,7 +156,7 @@ def _visible_design(session: Any, proposal_id: int, me: Any) -> BadgeDesign:
 def get_badge_design(
     proposal_id: ProposalId, request: Request, session: ReadSessionDep, me: CurrentUser
 ) -> BadgeDesignPublic:
-    return present(_visible_design(session, proposal_id, me), request)
+    return present(visible_design(session, proposal_id, me), request)
 
 
 @router.get("/{proposal_id}/badge-design/image", responses=ERRORS,
@@ -130,5 +164,5 @@ def get_badge_design(
 def get_badge_design_image(
     proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
 ) -> Response:
-    design = _visible_design(session, proposal_id, me)
+    design = visible_design(session, proposal_id, me)
     return image_response(design.image, design.content_type)

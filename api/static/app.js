@@ -1,5 +1,6 @@
 // Progressive enhancement only: every form works without this file.
-// List fields (one item a line in a textarea) become rows with Add and Remove buttons.
+// List fields (one item a line in a textarea) become rows with Add and Remove buttons;
+// a chosen badge image is shown before it is uploaded.
 (function () {
   "use strict";
 
@@ -64,4 +65,27 @@
   }
 
   document.querySelectorAll("textarea.list-field").forEach(enhance);
+})();
+
+// A chosen badge image is previewed before upload; read as a data: URL, which the page's
+// Content-Security-Policy allows for images (blob: URLs it does not).
+(function () {
+  "use strict";
+
+  document.querySelectorAll("input[type=file][data-preview]").forEach(function (input) {
+    var box = document.getElementById(input.getAttribute("data-preview"));
+    if (!box) { return; }
+    var img = box.querySelector("img");
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      if (!file) { box.hidden = true; return; }
+      var reader = new FileReader();
+      reader.addEventListener("load", function () {
+        img.src = reader.result;
+        img.alt = "Preview of the chosen file " + file.name;
+        box.hidden = false;
+      });
+      reader.readAsDataURL(file);
+    });
+  });
 })();

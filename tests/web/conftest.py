@@ -29,11 +29,13 @@ class Browser:
         return response
 
     def post(self, url: str, data: dict[str, object] | None = None, *, csrf: bool = True,
-             follow: bool = False):  # type: ignore[no-untyped-def]
+             follow: bool = False, files: dict[str, object] | None = None
+             ):  # type: ignore[no-untyped-def]
         if csrf and not self.token:
             self.get("/sign-in")
         form = {**(data or {}), **({"csrf_token": self.token} if csrf else {})}
-        return self.client.post(url, data=form, follow_redirects=follow)
+        return self.client.post(url, data=form, files=files,  # type: ignore[arg-type]
+                                follow_redirects=follow)
 
 
 @pytest.fixture

@@ -3,13 +3,18 @@
 From an empty database: the admin sets up a department and four people, the submitter
 drafts and submits, the lead approves, two reviewers score, the coordinator returns it,
 the submitter revises and resubmits, the reviewers score again and the coordinator approves
-it into design review. Each page is screenshotted into test-artifacts/screenshots/.
+it into design review; the submitter uploads the badge design, the coordinator returns it,
+the submitter changes it and resubmits, and the coordinator approves it: the credential is
+published, and the submitter finds it in the public catalog. Each page is screenshotted into
+test-artifacts/screenshots/.
 """
 
 import json
 import os
 import re
 import shutil
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from notifications.models import OutboxMessage
 from workflow.accounts import add_user
-from workflow.models import Department, Proposal, Role
+from workflow.models import Credential, Department, Proposal, Role
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -32,9 +37,10 @@ PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 900}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One browser for the session; missing Chromium skips here and fails under CI."""
+    """One browser for this module (its event loop ends with it, so later tests may run
+    their own); missing Chromium skips here and fails under CI."""
     if not Path(CHROMIUM).exists():
         if IN_CI:
             pytest.fail(f"CI=true but {CHROMIUM} is missing: .ci/run installs it")
@@ -112,6 +118,24 @@ class Visitor:
         return str(self.page.inner_text("main"))
 
 
+def badge_png(side: int = 400) -> bytes:
+    """A real PNG a browser draws: a navy square with a red band."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    rows = b"".join(b"\0" + (b"\xab\x05\x20" if side // 3 < y < side // 2 else b"\x0c\x23\x4b")
+                    * side for y in range(side))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+BADGE_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
+             b'<polygon points="50,3 93,27 93,73 50,97 7,73 7,27" fill="#0c234b"/>'
+             b'<circle cx="50" cy="50" r="22" fill="#ab0520"/></svg>')
+
+
 def state(engine: Engine, title: str) -> str:
     with Session(engine) as session:
         return session.exec(select(Proposal.state).where(Proposal.title == title)).one()
@@ -131,7 +155,7 @@ def score_all(visitor: Visitor, proposal_path: str, round_label: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-def test_a_proposal_from_empty_database_to_design_review(
+def test_a_proposal_from_empty_database_to_published_credential(
     chromium: Any, live_server: str, engine: Engine
 ) -> None:
     Visitor.count, Visitor.seen = 0, set()
@@ -246,6 +270,66 @@ def test_a_proposal_from_empty_database_to_design_review(
     cora.click("Approve: to design review", "approved-by-coordinator")
     assert state(engine, title) == "design_review"
     assert "design review" in (cora.page.text_content("svg.diagram .node.current") or "")
+
+    # The badge design: uploaded, returned once, changed, resubmitted, approved.
+    sam.go("/", "tasks-design")
+    sam.click("upload the badge design", "design-empty", role="link")
+    assert sam.page.url.endswith(f"{proposal_path}/design")
+    sam.page.get_by_label("Badge image").set_input_files(
+        {"name": "badge.png", "mimeType": "image/png", "buffer": badge_png()})
+    # The chosen file is previewed before it is uploaded (app.js).
+    sam.page.wait_for_selector("#chosen-preview:not([hidden]) img[src^='data:image/png']")
+    sam.check("design-chosen")
+    sam.page.get_by_label("Criteria").fill(
+        "Complete the **three courses** with a B or better, and:\n\n"
+        "- present the capstone to a panel\n- publish the analysis")
+    sam.page.get_by_label("Alt text").fill("A navy square badge crossed by a red band")
+    sam.page.get_by_label("Tags").fill("data, storytelling")
+    sam.click("Save the badge design", "design-saved")
+    assert "Done: badge design saved." in sam.text()
+    preview = sam.page.get_by_role("img", name="A navy square badge crossed by a red band")
+    assert preview.evaluate("img => img.naturalWidth") == 400
+    assert sam.page.locator(".criteria strong").inner_text() == "three courses"
+
+    cora.go("/", "tasks-design-review")
+    cora.click("approve the badge design", "design-for-coordinator", role="link")
+    assert cora.page.get_by_role("img", name="A navy square badge crossed by a red band"
+                                 ).evaluate("img => img.naturalWidth") == 400
+    cora.page.get_by_label("Comment (required)").fill("Use the university's hexagon shape.")
+    cora.click("Return: to returned", "design-returned")
+    assert state(engine, title) == "returned"
+
+    sam.go(proposal_path, "proposal-design-returned")
+    sam.click("Change the badge design", "design-change", role="link")
+    sam.page.get_by_label("Badge image").set_input_files(
+        {"name": "badge.svg", "mimeType": "image/svg+xml", "buffer": BADGE_SVG})
+    sam.page.get_by_label("Alt text").fill("A navy hexagon badge with a red circle")
+    sam.click("Save the badge design", "design-resaved")
+    assert sam.page.get_by_role("img", name="A navy hexagon badge with a red circle"
+                                ).evaluate("img => img.naturalWidth") > 0
+    sam.go(proposal_path, "proposal-design-changed")
+    sam.click("Resubmit: to design review", "design-resubmitted")
+    assert state(engine, title) == "design_review"
+
+    cora.go(proposal_path + "/design", "design-before-approval")
+    cora.click("Approve: to published", "published")
+    assert state(engine, title) == "published"
+    with Session(engine) as session:
+        public_id = session.exec(select(Credential.public_id).join(
+            Proposal, col(Proposal.id) == Credential.proposal_id).where(
+            Proposal.title == title)).one()
+    link = cora.page.get_by_role("link", name="the credential's public page")
+    assert (link.get_attribute("href") or "").endswith(f"/credentials/{public_id}")
+    sam.go(proposal_path, "proposal-published")
+    assert sam.page.get_by_role("link", name="the credential's public page").get_attribute(
+        "href") == link.get_attribute("href")
+    # The published credential is in the public catalog, with its own page.
+    sam.go("/credentials", "catalog-with-the-credential")
+    sam.click(title, "credential-page", role="link")
+    assert sam.page.get_by_role("heading", level=1).inner_text() == title
+    assert sam.page.url.endswith(f"/credentials/{public_id}")
+    assert sam.page.get_by_role("img", name="A navy hexagon badge with a red circle"
+                                ).evaluate("img => img.naturalWidth") > 0
 
     cora.go("/overview", "overview")
     admin.go("/admin/outbox", "outbox")

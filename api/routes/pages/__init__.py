@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from api.routes.pages import catalog, office, proposals, reviews, sign_in
+from api.routes.pages import catalog, designs, office, proposals, reviews, sign_in
 
 router = APIRouter(include_in_schema=False)
 router.include_router(sign_in.router)
 # Before proposals: /proposals/{id}/review must not be read as a trigger.
 router.include_router(reviews.router)
+router.include_router(designs.router)
 router.include_router(proposals.router)
 router.include_router(office.router)
 router.include_router(catalog.router)

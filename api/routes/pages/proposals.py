@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from api.charts import state_diagram
 from api.deps import ReadSessionDep, SessionDep
+from api.routes.pages.designs import design_context
 from api.routes.pages.forms import (
     COMPETENCIES,
     FIELDS,
@@ -126,6 +127,7 @@ def proposal_page(request: Request, proposal_id: ProposalId, session: ReadSessio
         reviewers=dashboard.active_reviewers(session) if may_assign else [],
         has_rubric=proposal.review_round > 0,
         result=reviews.result_of(session, proposal),
+        **design_context(request, session, proposal, me),
     )
 
 
