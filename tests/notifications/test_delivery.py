@@ -154,6 +154,31 @@ def test_one_connection_per_batch(
     assert len({m.peer for m in smtp_server.received}) == 3
 
 
+def test_a_connection_dropped_mid_batch_keeps_the_sent_and_retries_only_the_rest(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    ids = queue(engine, [f"p{n}@arizona.edu" for n in range(10)])
+    accept = smtp_server.handler.handle_DATA
+
+    async def drop_the_fourth(server, session, envelope):  # type: ignore[no-untyped-def]
+        if len(smtp_server.received) == 3:
+            server.transport.close()  # gone before it answers: the fourth one's fate is unknown
+            return "250 never heard"
+        return await accept(server, session, envelope)
+
+    smtp_server.handler.handle_DATA = drop_the_fourth  # type: ignore[method-assign]
+    report = drain(engine, mail_settings, clock)
+    assert [o.result for o in report.outcomes] == (
+        [Result.SENT] * 3 + [Result.TRANSIENT] + [Result.NOT_TRIED] * 6)
+    assert statuses(engine) == {"sent": 3, "pending": 7}
+    assert outbox_count(engine, status="pending", attempts=0) == 6  # never tried: not charged
+    assert audit_actions(engine, "email_sent") == 3
+    smtp_server.handler.handle_DATA = accept  # type: ignore[method-assign]
+    clock.advance(hours=1)
+    assert drain(engine, mail_settings, clock).sent == 7
+    assert sorted(received_ids(smtp_server)) == sorted(ids)
+
+
 def test_a_crashed_worker_gives_up_its_batch_when_the_lease_runs_out(
     engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
 ) -> None:
