@@ -121,8 +121,11 @@ def present(design: BadgeDesign, request: Request) -> BadgeDesignPublic:
     )
 
 
-def image_response(data: bytes, content_type: str) -> Response:
-    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
+def image_response(data: bytes, content_type: str, *, public: bool = False) -> Response:
+    """An image with its real type; only a published credential's may sit in shared caches
+    (a draft's design is behind a token or a session)."""
+    headers = {"X-Content-Type-Options": "nosniff",
+               "Cache-Control": f"{'public' if public else 'private'}, max-age=300"}
     if content_type == "image/svg+xml":
         headers["Content-Security-Policy"] = SVG_POLICY
     return Response(data, media_type=content_type, headers=headers)

@@ -84,7 +84,7 @@ def image(credential_id: CredentialId, session: ReadSessionDep) -> Response:
     credential = credentials.by_public_id(session, credential_id)
     if not credential.image or not credential.image_type:
         raise NotFound("this credential has no image")
-    return image_response(credential.image, credential.image_type)
+    return image_response(credential.image, credential.image_type, public=True)
 
 
 @router.get("/{credential_id}/pathway", responses=ERRORS)

@@ -56,6 +56,8 @@ def test_an_svg_is_served_with_a_sandboxing_policy(client: TestClient, world: Wo
     assert served.headers["x-content-type-options"] == "nosniff"
     assert served.headers["content-security-policy"] == (
         "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+    # A draft's image is fetched with a token: no shared cache may keep it.
+    assert served.headers["cache-control"].startswith("private")
 
 
 BAD_UPLOADS = {

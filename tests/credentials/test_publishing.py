@@ -96,6 +96,7 @@ def test_a_credit_bearing_credential_with_competencies_and_tags(
     assert "related" not in document
     image = client.get(f"/api/credentials/{credential['id']}/image")
     assert image.headers["x-content-type-options"] == "nosniff"
+    assert image.headers["cache-control"].startswith("public")  # published: anyone may cache
 
 
 def test_a_non_credit_credential_without_competencies_or_tags(

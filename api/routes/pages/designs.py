@@ -87,7 +87,4 @@ async def upload_design(request: Request, proposal_id: ProposalId, session: Sess
 @router.get("/proposals/{proposal_id}/design/image")
 def design_image(proposal_id: ProposalId, session: ReadSessionDep, me: WebUser) -> Response:
     design = visible_design(session, proposal_id, me)
-    response = image_response(design.image, design.content_type)
-    # Behind a session cookie: no shared cache keeps a draft's image.
-    response.headers["Cache-Control"] = "private, max-age=300"
-    return response
+    return image_response(design.image, design.content_type)
