@@ -37,6 +37,7 @@ DONE = {
 # Lower-case base32: some mail systems lower-case the local part of `reply+<token>@...`.
 TOKEN_PATTERN = re.compile(r"^[a-z2-7]{32}$")
 TOKEN_BYTES = 20
+TOKEN_INSERT = ActionToken.__table__.insert()  # type: ignore[attr-defined]
 
 
 def new_token() -> str:
@@ -62,11 +63,13 @@ def issue(
     """Store a new token's hash in the caller's transaction and answer the token."""
     token = new_token()
     now = utcnow()
-    session.add(ActionToken(
-        token_hash=hash_token(token), user_id=user_id, proposal_id=proposal.id or 0,
-        version=proposal.version, triggers=triggers, event=event, created_at=now,
-        expires_at=now + timedelta(days=settings.action_token_days),
-    ))
+    # One INSERT now, through the connection: cheaper than an ORM object flushed at commit.
+    session.connection().execute(TOKEN_INSERT, {
+        "token_hash": hash_token(token), "user_id": user_id, "proposal_id": proposal.id or 0,
+        "version": proposal.version, "triggers": triggers, "event": event, "created_at": now,
+        "expires_at": now + timedelta(days=settings.action_token_days),
+        "used_at": None, "used_via": None,
+    })
     return token
 
 

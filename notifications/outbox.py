@@ -53,6 +53,8 @@ class Envelope:
     action_needed: bool
 
 
+OUTBOX_INSERT = OutboxMessage.__table__.insert()  # type: ignore[attr-defined]
+
 ContextHook = Callable[[Session, Envelope], Mapping[str, Any]]
 # Hooks add to each recipient's template context inside the caller's transaction (the email
 # actions add `actions`: [{"label", "url"}], shown as buttons, and `headers`: {"Reply-To": ...}).
@@ -84,10 +86,11 @@ def published_id(session: Session, proposal: Proposal | None) -> str | None:
                         .where(Credential.proposal_id == proposal.id)).first()
 
 
-def proposal_facts(session: Session, proposal: Proposal) -> dict[str, Any]:
+def proposal_facts(session: Session, proposal: Proposal, owner: User | None = None
+                   ) -> dict[str, Any]:
     """The key facts every email about a proposal shows."""
     department = session.get(Department, proposal.department_id)
-    owner = session.get(User, proposal.owner_id)
+    owner = owner or session.get(User, proposal.owner_id)
     return {
         "id": proposal.id,
         "title": proposal.title,
@@ -122,6 +125,27 @@ def digest_users(session: Session, user_ids: Iterable[int | None]) -> set[int]:
         col(EmailPreference.user_id).in_(ids), col(EmailPreference.daily_digest))).all())
 
 
+@dataclass(frozen=True)
+class About:
+    """What every message of one event shares about its proposal, worked out once per event."""
+
+    proposal: Proposal | None
+    domain: str
+    thread: str | None
+    facts: dict[str, Any] | None
+    links: dict[str, str]
+
+
+def about_proposal(session: Session, proposal: Proposal | None, settings: Settings,
+                   owner: User | None = None) -> About:
+    domain = mail_domain(settings.mail_from)
+    if proposal is None:
+        return About(None, domain, None, None, links(None, settings))
+    return About(proposal, domain, thread_root(proposal, domain),
+                 proposal_facts(session, proposal, owner),
+                 links(proposal, settings, published_id(session, proposal)))
+
+
 def enqueue(
     session: Session,
     *,
@@ -149,29 +173,57 @@ def enqueue(
     people = [r if isinstance(r, Recipient) else Recipient(email=r.strip().lower())
               for r in recipients]
     if action_needed:
-        batched = digest_users(session, (r.user_id for r in people))
-        people = [r for r in people if r.user_id not in batched]
+        people = without_digest_users(session, people)
     if not people:
         return 0
+    letter = Letter(event=event, context=context, what=what, subject=subject,
+                    action_needed=action_needed, dedupe_key=dedupe_key, headers=headers,
+                    envelope_sender=envelope_sender)
+    rows = messages(session, about_proposal(session, proposal, settings), letter, people)
+    return store(session, rows, deduped=dedupe_key is not None)
+
+
+def without_digest_users(session: Session, people: list[Recipient]) -> list[Recipient]:
+    batched = digest_users(session, (r.user_id for r in people))
+    return [r for r in people if r.user_id not in batched] if batched else people
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What the messages of one notice share: template, subject, context and headers."""
+
+    event: str
+    context: Mapping[str, Any] | None = None
+    what: str | None = None
+    subject: str | None = None
+    action_needed: bool = False
+    dedupe_key: str | None = None
+    headers: Mapping[str, str] | None = None
+    envelope_sender: str | None = None
+
+
+def messages(session: Session, about: About, letter: Letter, people: Sequence[Recipient]
+             ) -> list[dict[str, Any]]:
+    """The outbox rows of one notice: each recipient's message rendered, nothing stored yet."""
+    proposal, event, action_needed = about.proposal, letter.event, letter.action_needed
     if proposal is not None:
-        title_line = subject_line(proposal.title, what or event.replace("_", " "))
-    elif subject is not None:
-        title_line = subject
+        title_line = subject_line(proposal.title, letter.what or event.replace("_", " "))
+    elif letter.subject is not None:
+        title_line = letter.subject
     else:
         raise ValueError("a message about no proposal needs a subject")
-    domain = mail_domain(settings.mail_from)
-    thread = thread_root(proposal, domain) if proposal is not None else None
     shared: dict[str, Any] = {
         "event": event,
-        "what": what,
+        "what": letter.what,
         "action_needed": action_needed,
-        "proposal": proposal_facts(session, proposal) if proposal is not None else None,
-        "links": links(proposal, settings, published_id(session, proposal)),
+        "proposal": about.facts,
+        "links": about.links,
         "actor": None,
         "comment": None,
         "actions": [],
-        **(context or {}),
+        **(letter.context or {}),
     }
+    now = utcnow()
     rows: list[dict[str, Any]] = []
     for person in people:
         envelope = Envelope(event=event, proposal=proposal, recipient=person,
@@ -181,7 +233,7 @@ def enqueue(
             "recipient": {"email": person.email, "name": person.name, "role": person.role},
             "role_phrase": ROLE_PHRASES.get(person.role, "a participant in this proposal"),
         }
-        row_headers = dict(headers or {})
+        row_headers = dict(letter.headers or {})
         for hook in context_hooks:
             extra = dict(hook(session, envelope))
             row_headers.update(extra.pop("headers", {}))
@@ -195,29 +247,37 @@ def enqueue(
             "subject": rendered.subject,
             "body_text": rendered.text,
             "body_html": rendered.html,
-            "message_id": new_message_id(proposal, domain),
-            "thread_id": thread,
+            "message_id": new_message_id(proposal, about.domain),
+            "thread_id": about.thread,
             "headers": row_headers,
-            "envelope_sender": envelope_sender,
-            "dedupe_key": f"{dedupe_key}:{person.email}" if dedupe_key else None,
+            "envelope_sender": letter.envelope_sender,
+            "dedupe_key": f"{letter.dedupe_key}:{person.email}" if letter.dedupe_key else None,
             "status": OutboxStatus.PENDING.value,
             "attempts": 0,
-            "next_attempt_at": utcnow(),
-            "created_at": utcnow(),
+            "next_attempt_at": now,
+            "created_at": now,
         })
-    if dedupe_key is None:
-        session.add_all(OutboxMessage(**row) for row in rows)
-        return len(rows)
-    return _insert_once(session, rows)
+    return rows
+
+
+def store(session: Session, rows: list[dict[str, Any]], *, deduped: bool) -> int:
+    """Insert the rows now, in one statement (a scheduler's deduped rows: one each)."""
+    if not rows:
+        return 0
+    if deduped:
+        return _insert_once(session, rows)
+    # Through the session's connection: the ORM's bulk path costs more than the INSERT itself.
+    session.connection().execute(OUTBOX_INSERT, rows)
+    return len(rows)
 
 
 def _insert_once(session: Session, rows: list[dict[str, Any]]) -> int:
     """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, which both databases speak."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     queued = 0
     for row in rows:
-        statement = insert(OutboxMessage).values(**row).on_conflict_do_nothing(
+        statement = upsert(OutboxMessage).values(**row).on_conflict_do_nothing(
             index_elements=["dedupe_key"]).returning(col(OutboxMessage.id))
         queued += len(session.execute(statement).all())
     return queued
@@ -237,25 +297,32 @@ def notify(
 ) -> int:
     """Queue every message the matrix gives this event, each address once."""
     settings = settings or get_settings()
-    resolver = Resolver(session, proposal, settings, named)
+    owner = actor if actor is not None and actor.id == proposal.owner_id else None
+    resolver = Resolver(session, proposal, settings, named, owner=owner)
     state = State(proposal.state)
     seen: set[str] = set()
-    queued = 0
     shared = {
         "actor": {"name": actor.name, "email": actor.email} if actor else None,
         "comment": comment,
         **(context or {}),
     }
-    # The rows go to the database in one flush at the caller's commit, not one per lookup.
+    rows: list[dict[str, Any]] = []
+    about: About | None = None
+    # Looking people up must not flush the door's half-made change row by row; the rows go to
+    # the database in one statement at the end.
     with session.no_autoflush:
         for notice in MATRIX[event]:
             found = [r for audience in notice.audiences for r in resolver.users(audience, state)]
-            queued += enqueue(
-                session, event=event.value, proposal=proposal, recipients=unique(found, seen),
-                context=shared, what=notice.what, action_needed=notice.action_needed,
-                dedupe_key=dedupe_key, settings=settings,
-            )
-    return queued
+            people = unique(found, seen)
+            if notice.action_needed:
+                people = without_digest_users(session, people)
+            if not people:
+                continue
+            about = about or about_proposal(session, proposal, settings, resolver.owner)
+            letter = Letter(event=event.value, context=shared, what=notice.what,
+                            action_needed=notice.action_needed, dedupe_key=dedupe_key)
+            rows += messages(session, about, letter, people)
+    return store(session, rows, deduped=dedupe_key is not None)
 
 
 def on_transition(session: Session, proposal: Proposal, applied: TransitionApplied) -> None:
@@ -263,7 +330,7 @@ def on_transition(session: Session, proposal: Proposal, applied: TransitionAppli
     event = event_for(applied.trigger, applied.from_state, applied.to_state)
     if event is None:
         return
-    actor = session.get(User, applied.actor_id)
+    actor = applied.actor or session.get(User, applied.actor_id)
     notify(session, event, proposal, actor=actor, comment=applied.comment)
 
 

@@ -48,12 +48,12 @@ class Resolver:
     """Look people up once per proposal, however many notices an event has."""
 
     def __init__(self, session: Session, proposal: Proposal, settings: Settings,
-                 named: Sequence[User] = ()) -> None:
+                 named: Sequence[User] = (), owner: User | None = None) -> None:
         self.session = session
         self.proposal = proposal
         self.settings = settings
         self.named = list(named)
-        owner = session.get(User, proposal.owner_id)
+        owner = owner or session.get(User, proposal.owner_id)
         assert owner is not None
         self.owner = owner
         self._users_by_email: dict[str, User] = {}

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from notifications.models import OutboxMessage
 from workflow.models import as_utc
@@ -28,7 +28,14 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # The templates ship with the code: no need to stat each file on every message.
+        auto_reload=False,
     )
+
+
+@lru_cache(maxsize=128)
+def template(name: str) -> Template:
+    return environment().get_template(name)
 
 
 @dataclass(frozen=True)
@@ -44,13 +51,12 @@ def subject_line(title: str, what: str) -> str:
     return f"{SUBJECT_PREFIX} {title}: {what}"
 
 
-def render(template: str, subject: str, context: dict[str, Any]) -> Rendered:
-    env = environment()
+def render(name: str, subject: str, context: dict[str, Any]) -> Rendered:
     context = {**context, "subject": subject}
     return Rendered(
         subject=subject,
-        text=env.get_template(f"{template}.txt").render(context),
-        html=env.get_template(f"{template}.html").render(context),
+        text=template(f"{name}.txt").render(context),
+        html=template(f"{name}.html").render(context),
     )
 
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from workflow.models import AuditEntry, AuditHead, User, as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
+AUDIT_INSERT = AuditEntry.__table__.insert()  # type: ignore[attr-defined]
 HASHED_FIELDS = (
     "seq", "at", "actor_id", "actor_email", "role", "channel", "action", "outcome",
     "from_state", "to_state", "proposal_id", "version", "detail", "prev_hash",
@@ -45,33 +45,21 @@ def append(
     proposal_id: int | None = None,
     version: int | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEntry:
+) -> None:
     """Add one entry to the chain inside the caller's transaction (the caller commits)."""
-    # The head row lock serialises appenders on PostgreSQL; SQLite's BEGIN IMMEDIATE already has.
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    entry = AuditEntry(
-        seq=head.last_seq + 1,
-        at=utcnow(),
-        actor_id=actor.id if actor else None,
-        actor_email=actor.email if actor else None,
-        role=role,
-        channel=str(channel),
-        action=action,
-        outcome=outcome,
-        from_state=from_state,
-        to_state=to_state,
-        proposal_id=proposal_id,
-        version=version,
-        detail=json.loads(json.dumps(detail or {}, default=str)),
-        prev_hash=head.last_hash,
-        hash="",
-    )
-    entry.hash = entry_hash(entry)
-    head.last_seq = entry.seq
-    head.last_hash = entry.hash
-    session.add(entry)
-    session.add(head)
-    return entry
+    append_many(session, utcnow(), [{
+        "actor_id": actor.id if actor else None,
+        "actor_email": actor.email if actor else None,
+        "role": role,
+        "channel": str(channel),
+        "action": action,
+        "outcome": outcome,
+        "from_state": from_state,
+        "to_state": to_state,
+        "proposal_id": proposal_id,
+        "version": version,
+        "detail": detail,
+    }])
 
 
 def append_many(session: Session, at: datetime, entries: Sequence[Mapping[str, Any]]) -> None:
@@ -96,7 +84,10 @@ def append_many(session: Session, at: datetime, entries: Sequence[Mapping[str, A
         # A plain namespace to hash: a SQLModel object per entry costs more than the hash.
         prev_hash = entry_hash(cast(AuditEntry, SimpleNamespace(**fields)))
         rows.append({**fields, "hash": prev_hash})
-    session.execute(insert(AuditEntry), rows)
+    if session.new:
+        session.flush()  # an entry may name a row the caller has only just added
+    # Through the session's connection: the ORM's bulk path costs more than the INSERT itself.
+    session.connection().execute(AUDIT_INSERT, rows)
     head.last_seq, head.last_hash = seq, prev_hash
     session.add(head)
 

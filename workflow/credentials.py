@@ -160,7 +160,7 @@ def publish(session: Session, proposal: Proposal, applied: TransitionApplied,
         predecessor.superseded_by_id = credential.id
         session.add(predecessor)
         detail["supersedes"] = predecessor.public_id
-    actor = session.get(User, applied.actor_id)
+    actor = applied.actor or session.get(User, applied.actor_id)
     audit.append(session, actor=actor, role="coordinator", channel=applied.channel,
                  action="credential_published", proposal_id=proposal.id,
                  version=proposal.version, detail=detail)

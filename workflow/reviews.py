@@ -74,13 +74,20 @@ def _parsed(key: str, version: int, definition_json: str) -> Rubric:
 
 def rubric_version(session: Session, key: str, version: int | None = None) -> Rubric:
     """A stored rubric: the given version, or the newest."""
+    # A stored version never changes, so a session reads each one once (a round started on
+    # approval is scored again for the approver's email in the same transaction).
+    read: dict[tuple[str, int], Rubric] = session.info.setdefault("rubric_versions", {})
+    if version is not None and (key, version) in read:
+        return read[(key, version)]
     query = select(RubricVersion).where(RubricVersion.key == key)
     if version is not None:
         query = query.where(RubricVersion.version == version)
     row = session.exec(query.order_by(col(RubricVersion.version).desc()).limit(1)).first()
     if row is None:
         raise NotFound(f"no rubric {key}" + (f" version {version}" if version else ""))
-    return _parsed(row.key, row.version, json.dumps(row.definition, sort_keys=True))
+    rubric = _parsed(row.key, row.version, json.dumps(row.definition, sort_keys=True))
+    read[(row.key, row.version)] = rubric
+    return rubric
 
 
 def list_rubrics(session: Session) -> list[RubricVersion]:
@@ -113,7 +120,9 @@ def add_rubric(session: Session, data: dict[str, Any], actor: User) -> Rubric:
 
 def start_round(session: Session, proposal: Proposal) -> None:
     """Open a new review round against today's newest version of the office's rubric."""
-    rubric = rubric_version(session, get_settings().rubric_key)
+    # Not flushing the door's half-made change first: it goes in one UPDATE at commit.
+    with session.no_autoflush:
+        rubric = rubric_version(session, get_settings().rubric_key)
     proposal.review_round += 1
     proposal.rubric_key = rubric.key
     proposal.rubric_version = rubric.version
@@ -293,7 +302,7 @@ def result_of(session: Session, proposal: Proposal, round_: int | None = None) -
         key, version = proposal.rubric_key, proposal.rubric_version or 0
     rubric = rubric_version(session, key, version)
     emails = dict(session.exec(select(User.id, User.email).where(
-        col(User.id).in_({r.reviewer_id for r in reviews}))).all())
+        col(User.id).in_({r.reviewer_id for r in reviews}))).all()) if reviews else {}
     return score(rubric, [
         ScoredReview(reviewer=emails.get(r.reviewer_id, str(r.reviewer_id)), scores=r.scores,
                      comments=r.comments)

@@ -71,6 +71,8 @@ class TransitionApplied:
     comment: str | None
     version: int
     at: datetime
+    # The actor as the door was given it, so a listener need not look them up again.
+    actor: User | None = None
 
 
 TransitionListener = Callable[[Session, Proposal, TransitionApplied], None]
@@ -189,7 +191,7 @@ def apply(
     event = TransitionApplied(
         proposal_id=proposal_id, trigger=trigger, from_state=state, to_state=new_state,
         actor_id=actor.id or 0, channel=channel, comment=comment, version=proposal.version,
-        at=now,
+        at=now, actor=actor,
     )
     for listener in transition_listeners:
         listener(session, proposal, event)

@@ -169,8 +169,9 @@ def test_linked_sequences_from_several_roles_answer_within_their_schema(
             if case.operation.method.upper() == "POST" and trigger in OWNER_TRIGGERS:
                 return world.owner
             if trigger is not None:
-                # Mostly whoever just listed this proposal's actions clicks one of them.
-                looked = self.looked.get((case.path_parameters or {}).get("proposal_id"))
+                # Mostly whoever was last offered this trigger on this proposal clicks it.
+                looked = self.looked.get(((case.path_parameters or {}).get("proposal_id"),
+                                          trigger))
                 if looked is not None and turn % 4:
                     return looked
                 return approvers[turn % len(approvers)]
@@ -183,7 +184,10 @@ def test_linked_sequences_from_several_roles_answer_within_their_schema(
         def after_call(self, response: Any, case: Any) -> None:
             super().after_call(response, case)
             if case.operation.path.endswith("/actions") and response.status_code == 200:
-                self.looked[(case.path_parameters or {}).get("proposal_id")] = self.caller
+                # The link fires the first action offered; an empty list leads nowhere.
+                for action in response.json()[:1]:
+                    self.looked[((case.path_parameters or {}).get("proposal_id"),
+                                 action["trigger"])] = self.caller
             answered.append((case.operation.method.upper(), case.operation.path,
                              (case.path_parameters or {}).get("trigger"), response.status_code))
 
