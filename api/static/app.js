@@ -1,6 +1,7 @@
 // Progressive enhancement only: every form works without this file.
 // List fields (one item a line in a textarea) become rows with Add and Remove buttons;
-// a chosen badge image is shown before it is uploaded.
+// a chosen badge image is shown before it is uploaded; a reviewer sees their own weighted
+// score as they choose levels.
 (function () {
   "use strict";
 
@@ -87,5 +88,40 @@
       });
       reader.readAsDataURL(file);
     });
+  });
+})();
+
+// A reviewer's own weighted score, worked out as rubric/scoring.py's weighted_score does:
+// each criterion's weight times its level's points over the top level's points.
+(function () {
+  "use strict";
+
+  document.querySelectorAll("form.rubric[data-max-points]").forEach(function (form) {
+    var out = form.querySelector(".my-score");
+    var max = parseFloat(form.getAttribute("data-max-points"));
+    var criteria = form.querySelectorAll("fieldset.criterion[data-weight]");
+    if (!out || !(max > 0) || !criteria.length) { return; }
+
+    function update() {
+      var total = 0, earned = 0, chosen = 0;
+      criteria.forEach(function (criterion) {
+        var weight = parseFloat(criterion.getAttribute("data-weight"));
+        var picked = criterion.querySelector("input[type=radio]:checked");
+        total += weight;
+        if (picked) {
+          chosen += 1;
+          earned += weight * parseFloat(picked.getAttribute("data-points")) / max;
+        }
+      });
+      out.textContent = chosen === 0
+        ? "Choose a level for each criterion to see your weighted score."
+        : "Your weighted score with these levels: " + (Math.round(10000 * earned / total) / 100) +
+          "% (" + chosen + " of " + criteria.length + " criteria chosen" +
+          (chosen < criteria.length ? "; the others count as zero" : "") + ").";
+    }
+
+    out.hidden = false;
+    form.addEventListener("change", update);
+    update();
   });
 })();

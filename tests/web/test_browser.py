@@ -147,8 +147,13 @@ def score_all(visitor: Visitor, proposal_path: str, round_label: str) -> None:
     visitor.go("/", f"tasks-{round_label}", once=again)
     visitor.click("score against the rubric", f"rubric-{round_label}", role="link", once=again)
     assert page.url.endswith(f"{proposal_path}/review")
-    for criterion in page.locator("fieldset.criterion").all():
+    criteria = page.locator("fieldset.criterion").all()
+    for criterion in criteria:
         criterion.locator("input[type=radio]").first.check()
+    # The top level everywhere: the reviewer's own score, worked out as they choose, is 100%.
+    assert page.locator(".my-score").inner_text() == (
+        f"Your weighted score with these levels: 100% ({len(criteria)} of {len(criteria)} "
+        "criteria chosen).")
     page.locator("textarea[name^=comment-]").first.fill("Clear outcomes, well assessed.")
     visitor.click("Save my scores", f"scored-{round_label}", once=again)
     assert "Done: review saved." in visitor.text()
