@@ -27,6 +27,9 @@ def serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = get_settings()
+    if "base_url" not in settings.model_fields_set:
+        # Links in emails and credentials point where this process listens, unless configured.
+        settings = settings.model_copy(update={"base_url": f"http://{args.host}:{args.port}"})
     if args.demo:
         # The sign-in page offers one click per demo user; never outside demo mode.
         settings = settings.model_copy(update={"demo_sign_in": True})

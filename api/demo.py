@@ -1,10 +1,26 @@
-"""Demo data for `microcred serve --demo`: departments, people and proposals in several states."""
+"""Demo data for `microcred serve --demo`: departments, people, proposals in several states
+and one credential published through the whole process, so the catalog is not empty."""
 
 from sqlmodel import Session, select
 
-from workflow import service
+from workflow import badges, reviews, service
 from workflow.accounts import add_department, add_user, issue_token
-from workflow.models import Channel, DepartmentCreate, ProposalCreate, Role, User
+from workflow.models import (
+    Channel,
+    DepartmentCreate,
+    Proposal,
+    ProposalCreate,
+    ReviewSubmission,
+    Role,
+    User,
+)
+
+# A plain SVG badge (a navy hexagon with a red check), drawn here so the demo needs no files.
+BADGE_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100" width="400" height="400">'
+    b'<polygon points="50,3 91,26 91,74 50,97 9,74 9,26" fill="#0c234b"/>'
+    b'<path d="M30 52 l13 13 l27 -29" fill="none" stroke="#ab0520" stroke-width="9"/></svg>'
+)
 
 DEPARTMENTS = [("CS", "Computer Science"), ("NURS", "Nursing")]
 
@@ -87,3 +103,32 @@ def _seed_fresh(session: Session) -> None:
     withdrawn = service.create_proposal(
         session, sample_proposal("Telehealth Communication", "NURS"), nina, api)
     service.apply(session, withdrawn.id or 0, "withdraw", nina, api)
+    _publish(session, people, "Data Analytics Foundations")
+
+
+def _publish(session: Session, people: dict[str, User], title: str) -> None:
+    """Take one proposal through every stage by the same doors the pages and the API use."""
+    alice, bob = people["alice@arizona.edu"], people["bob@arizona.edu"]
+    carol = people["badge@arizona.edu"]
+    api = Channel.SYSTEM
+    proposal_id = service.create_proposal(
+        session, sample_proposal(title, "CS", credits=6), alice, api).id or 0
+    service.apply(session, proposal_id, "submit", alice, api)
+    service.apply(session, proposal_id, "approve", bob, api)
+    reviewers = ["rita@arizona.edu", "ravi@arizona.edu"]
+    reviews.assign_reviewers(session, proposal_id, reviewers, carol, api)
+    proposal = session.get(Proposal, proposal_id)
+    assert proposal is not None and proposal.rubric_key is not None
+    rubric = reviews.rubric_version(session, proposal.rubric_key, proposal.rubric_version)
+    top = max(rubric.levels, key=lambda level: level.points).key
+    scores = ReviewSubmission(scores={criterion.key: top for criterion in rubric.criteria})
+    for email in reviewers:
+        reviews.save_review(session, proposal_id, scores, people[email], api)
+    service.apply(session, proposal_id, "approve", carol, api)
+    badges.save_design(session, proposal_id, badges.DesignUpload(
+        image=BADGE_SVG, filename="badge.svg", declared_type="image/svg+xml",
+        alt_text="A navy hexagon with a red check mark",
+        criteria_narrative="Complete the **two courses** with a B or better and present "
+                           "the capstone analysis to a panel of faculty and employers.",
+        tags=("data", "analytics")), alice, api)
+    service.apply(session, proposal_id, "approve", carol, api)

@@ -132,7 +132,14 @@ def test_serve_demo_starts_seeds_and_prints_working_tokens(tmp_path: Path) -> No
                           headers={"Authorization": f"Bearer {lead_token.group(1)}"}) as http:
             states = {p["state"] for p in http.get("/api/proposals").json()["items"]}
             sign_in = http.get("/sign-in").text
-        assert {"department_review", "rubric_review", "returned", "withdrawn"} <= states
+            catalog = http.get("/api/credentials").json()["items"]
+            shown = http.get(f"/credentials/{catalog[0]['id']}") if catalog else None
+        assert {"department_review", "rubric_review", "returned", "withdrawn",
+                "published"} <= states
+        # One credential went through every stage; its link points where the server listens.
+        assert [c["title"] for c in catalog] == ["Data Analytics Foundations"]
+        assert catalog[0]["url"].startswith(f"http://127.0.0.1:{port}/credentials/")
+        assert shown is not None and shown.status_code == 200
         # The web pages offer one-click sign-in as each demo user, in demo mode only.
         assert "Demo: sign in as" in sign_in and "bob@arizona.edu" in sign_in
     finally:
