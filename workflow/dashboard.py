@@ -191,6 +191,11 @@ def member_departments(session: Session, grants: Grants) -> list[Department]:
                              .order_by(col(Department.code))).all())
 
 
+def all_departments(session: Session) -> list[Department]:
+    """Every department, by code: the proposal list filters by any of them."""
+    return list(session.exec(select(Department).order_by(col(Department.code))).all())
+
+
 def active_reviewers(session: Session) -> list[User]:
     """Everyone the coordinator may pick from when assigning reviewers."""
     return list(session.exec(

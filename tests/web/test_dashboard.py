@@ -60,3 +60,4 @@ def test_the_diff_since_return_shows_first_before_and_last_after(world: World) -
                               world.owner.user, Channel.WEB)
     changes = dashboard.changes_since_return(queries.history(world.session, p.id or 0))
     assert changes == {"summary": {"before": "Old summary", "after": "New summary"}}
+

@@ -1,8 +1,9 @@
 """My tasks, the proposal list, the proposal form and the proposal page."""
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Request, status
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -38,11 +39,23 @@ def my_tasks(request: Request, session: ReadSessionDep, me: WebUser) -> HTMLResp
 
 @router.get("/proposals", response_class=HTMLResponse)
 def proposal_list(request: Request, session: ReadSessionDep, me: WebUser,
-                  state: State | None = None, cursor: str | None = None) -> HTMLResponse:
-    page = queries.list_proposals(session, me, state=state.value if state else None,
-                                  limit=50, cursor=cursor)
+                  state: Annotated[str | None, Query(max_length=32)] = None,
+                  department: Annotated[str | None, Query(max_length=16)] = None,
+                  mine: bool = False, cursor: Annotated[str | None, Query(max_length=64)] = None,
+                  ) -> HTMLResponse:
+    # The form's "any" is an empty value.
+    if state and state not in {s.value for s in State}:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no state named {state!r}")
+    page = queries.list_proposals(session, me, state=state or None,
+                                  department=department or None, mine=mine, limit=50,
+                                  cursor=cursor)
+    chosen = {"state": state or "", "department": department or "",
+              "mine": "true" if mine else ""}
+    following = urlencode({**{k: v for k, v in chosen.items() if v},
+                           "cursor": page.next_cursor}) if page.next_cursor else None
     return render(request, "proposal_list.html", page=page, states=list(State),
-                  chosen=state.value if state else "")
+                  departments=dashboard.all_departments(session), chosen=chosen,
+                  following=following)
 
 
 def _form(request: Request, session: Session, me: Grants, *, values: dict[str, Any],
