@@ -6,7 +6,7 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -207,6 +207,15 @@ def render(request: Request, template: str, status_code: int = 200,
     }
     html = environment().get_template(template).render({**base, **context})
     return HTMLResponse(html, status_code=status_code)
+
+
+def chosen_value(choices: Iterable[str], value: str | None, what: str) -> str | None:
+    """A GET form's select: empty means "any"; anything not offered is the client's mistake."""
+    if not value:
+        return None
+    if value not in set(choices):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no {what} named {value!r}")
+    return value
 
 
 def see_other(url: str) -> RedirectResponse:

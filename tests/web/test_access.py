@@ -26,9 +26,10 @@ def test_every_page_answers_for_its_people(world: World, browser: MakeBrowser) -
                 f"/proposals/{p.id}/edit"]:
         assert owner.get(url).status_code == 200, url
     admin = browser(world.admin)
-    for url in ["/admin", "/admin/outbox", "/admin/outbox?status=dead", "/admin/audit",
-                "/overview"]:
+    for url in ["/admin", "/admin/outbox", "/admin/outbox?status=dead", "/admin/outbox?status=",
+                "/admin/audit", "/overview"]:
         assert admin.get(url).status_code == 200, url
+    assert admin.get("/admin/outbox?status=lost").status_code == 422
 
 
 def test_another_departments_draft_is_not_found_by_url(

@@ -3,14 +3,14 @@
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import col, select
 
 from api.charts import bars
 from api.deps import ReadSessionDep, SessionDep
-from api.web import CsrfChecked, render, see_other, settings_of, web_role
+from api.web import CsrfChecked, chosen_value, render, see_other, settings_of, web_role
 from notifications import outbox
 from notifications.models import OutboxStatus
 from workflow import audit, dashboard, reviews
@@ -84,11 +84,12 @@ def admin_add_rubric(session: SessionDep, me: Admin,
 
 @router.get("/admin/outbox", response_class=HTMLResponse)
 def admin_outbox(request: Request, session: ReadSessionDep, _me: Admin,
-                 status: OutboxStatus | None = None, cursor: str | None = None) -> HTMLResponse:
-    rows, next_cursor = outbox.list_messages(
-        session, status=status.value if status else None, limit=50, cursor=cursor)
+                 status: Annotated[str | None, Query(max_length=32)] = None,
+                 cursor: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
+    wanted = chosen_value((s.value for s in OutboxStatus), status, "status")
+    rows, next_cursor = outbox.list_messages(session, status=wanted, limit=50, cursor=cursor)
     return render(request, "admin_outbox.html", rows=rows, next_cursor=next_cursor,
-                  statuses=list(OutboxStatus), chosen=status.value if status else "")
+                  statuses=list(OutboxStatus), chosen=wanted or "")
 
 
 @router.post("/admin/outbox/{outbox_id}/retry", dependencies=[CsrfChecked])

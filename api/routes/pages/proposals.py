@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Form, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -18,7 +18,7 @@ from api.routes.pages.forms import (
     form_values,
     shown_values,
 )
-from api.web import CsrfChecked, WebUser, render, see_other, settings_of
+from api.web import CsrfChecked, WebUser, chosen_value, render, see_other, settings_of
 from workflow import dashboard, queries, reviews, service
 from workflow.access import Grants
 from workflow.errors import Unprocessable
@@ -43,10 +43,8 @@ def proposal_list(request: Request, session: ReadSessionDep, me: WebUser,
                   department: Annotated[str | None, Query(max_length=16)] = None,
                   mine: bool = False, cursor: Annotated[str | None, Query(max_length=64)] = None,
                   ) -> HTMLResponse:
-    # The form's "any" is an empty value.
-    if state and state not in {s.value for s in State}:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no state named {state!r}")
-    page = queries.list_proposals(session, me, state=state or None,
+    state = chosen_value((s.value for s in State), state, "state")
+    page = queries.list_proposals(session, me, state=state,
                                   department=department or None, mine=mine, limit=50,
                                   cursor=cursor)
     chosen = {"state": state or "", "department": department or "",
