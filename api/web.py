@@ -182,6 +182,14 @@ CsrfChecked = Depends(check_csrf)
 # --- rendering -----------------------------------------------------------------------------
 
 
+def file_size(count: int) -> str:
+    """Bytes as people read them: 2 MB, 512 KB, 900 bytes (binary units, as the limit is set)."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} bytes"
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
@@ -191,6 +199,7 @@ def environment() -> Environment:
         value, list) else ("" if value is None else value)
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
     env.filters["number"] = lambda value: "" if value is None else f"{value:g}"
+    env.filters["size"] = file_size
     env.filters["markdown"] = markdown.to_html
     return env
 
