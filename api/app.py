@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import errors, web
+from api.forwarded import ForwardedHeaders
 from api.routes import (
     accounts,
     badges,
@@ -60,6 +61,8 @@ def create_app(
     # A malformed rubric file stops start-up here, with the file and the problem named.
     with write_session(app.state.engine) as session:
         install_rubrics(session, settings)
+    # X-Forwarded-* from the trusted proxies only, the connecting peer kept for sign-on.
+    app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
     errors.install(app)
     # Every transition this process makes writes its emails (idempotent).
     install_notifications()

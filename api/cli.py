@@ -48,8 +48,8 @@ def serve(args: argparse.Namespace) -> int:
     print(_mail_destination(settings, f"http://{args.host}:{args.port}"))
     if settings.inbound_smtp_port:
         print(f"email replies: SMTP on {settings.inbound_smtp_host}:{settings.inbound_smtp_port}")
-    uvicorn.run(app, host=args.host, port=args.port,
-                log_level="info", proxy_headers=True)
+    # X-Forwarded-* are read by the app itself (api/forwarded.py), from MICROCRED_TRUSTED_PROXIES.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
     return 0
 
 

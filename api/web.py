@@ -3,7 +3,6 @@ security headers. Pages live in api/routes/pages/; they call the same door as th
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,6 +18,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import markdown
+from api.forwarded import PEER, is_within, networks
 from plumbing.database import read_session
 from plumbing.settings import Settings
 from workflow.access import Grants, grants_of
@@ -88,18 +88,11 @@ def end_session(response: Response, settings: Settings) -> None:
 # --- who is asking -------------------------------------------------------------------------
 
 
-def from_trusted_proxy(settings: Settings, host: str | None) -> bool:
-    if not host or not settings.trusted_proxies.strip():
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    for entry in settings.trusted_proxies.split(","):
-        entry = entry.strip()
-        if entry and address in ipaddress.ip_network(entry, strict=False):
-            return True
-    return False
+def from_trusted_proxy(settings: Settings, request: Request) -> bool:
+    """Whether the connection itself (not what a forwarded header claims) came from a proxy
+    the settings trust."""
+    peer = request.scope.get(PEER) or (request.client.host if request.client else None)
+    return is_within(peer, networks(settings.trusted_proxies))
 
 
 def signed_in_grants(request: Request) -> Grants | None:
@@ -109,8 +102,7 @@ def signed_in_grants(request: Request) -> Grants | None:
     with read_session(engine) as session:
         user: User | None = None
         header = settings.trusted_user_header
-        client = request.client.host if request.client else None
-        if header and request.headers.get(header) and from_trusted_proxy(settings, client):
+        if header and request.headers.get(header) and from_trusted_proxy(settings, request):
             user = active_user(session, request.headers[header])
         elif request.cookies.get(SESSION_COOKIE):
             user_id = user_id_from_cookie(settings, request.cookies[SESSION_COOKIE])

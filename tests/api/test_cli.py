@@ -145,3 +145,35 @@ def test_serve_demo_starts_seeds_and_prints_working_tokens(tmp_path: Path) -> No
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_serve_believes_the_sign_on_header_from_the_local_proxy_whatever_it_forwards(
+    tmp_path: Path
+) -> None:
+    """Behind nginx on 127.0.0.1 every request carries the user's address in X-Forwarded-For;
+    the sign-on header counts because the connection comes from the proxy, and only then."""
+    port = free_port()
+    env = {**os.environ, "MICROCRED_DATABASE_URL": f"sqlite:///{tmp_path}/sso.db",
+           "MICROCRED_TRUSTED_PROXIES": "127.0.0.1",
+           "MICROCRED_TRUSTED_USER_HEADER": "X-Remote-User",
+           "PYTHONPATH": str(Path(__file__).parents[2])}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = server.stdout.readline()
+            if "Uvicorn running" in line or not line:
+                break
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            through_proxy = http.get("/overview", headers={
+                "X-Remote-User": "badge@arizona.edu", "X-Forwarded-For": "203.0.113.9",
+                "X-Forwarded-Proto": "https"})
+            without_header = http.get("/overview", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert through_proxy.status_code == 200 and "Carol Chen" in through_proxy.text
+        assert without_header.status_code == 303
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

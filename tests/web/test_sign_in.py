@@ -101,6 +101,10 @@ def test_the_trusted_header_counts_only_from_a_trusted_proxy(
         untrusted = proxied(host).get("/overview", headers=header, follow_redirects=False)
         assert untrusted.status_code == 303, host
         assert untrusted.headers["location"].startswith("/sign-in")
+    # A client naming a trusted proxy in X-Forwarded-For is still the client.
+    forged = proxied("203.0.113.9").get("/overview", follow_redirects=False,
+                                        headers={**header, "X-Forwarded-For": "10.1.2.3"})
+    assert forged.status_code == 303
 
 
 def test_demo_sign_in_only_in_demo_mode(

@@ -1,0 +1,64 @@
+"""X-Forwarded-For/-Proto, believed only from MICROCRED_TRUSTED_PROXIES, with the connecting
+peer kept for the single sign-on header check.
+
+uvicorn's own proxy-header handling replaces the client address with the forwarded one and
+forgets the proxy's, so behind a proxy the trusted user header could never be told apart from
+a client's forgery by address. This middleware does the same replacement but keeps the peer in
+the scope (`PEER`); `serve` and deploy/ turn uvicorn's handling off in its favour.
+"""
+
+import ipaddress
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+PEER = "microcred.peer"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(listed: str) -> tuple[Network, ...]:
+    """Comma-separated IPs or CIDRs (a typo was refused when the settings were read)."""
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False)
+                 for entry in listed.split(",") if entry.strip())
+
+
+def is_within(host: str | None, trusted: Iterable[Network]) -> bool:
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+class ForwardedHeaders:
+    """Pure ASGI: rewrite the client and scheme from a trusted proxy's headers, keep the peer."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: str) -> None:
+        self.app = app
+        self.trusted = networks(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            peer = scope.get("client")
+            scope[PEER] = peer[0] if peer else None
+            if self.trusted and is_within(scope[PEER], self.trusted):
+                self._rewrite(scope)
+        await self.app(scope, receive, send)
+
+    def _rewrite(self, scope: Scope) -> None:
+        forwarded_for: list[str] = []
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-proto":
+                proto = value.decode("latin-1").strip().lower()
+                if proto in ("http", "https"):
+                    scope["scheme"] = proto if scope["type"] == "http" else proto.replace(
+                        "http", "ws")
+            elif name == b"x-forwarded-for":
+                forwarded_for += [part.strip() for part in value.decode("latin-1").split(",")]
+        # The client is the nearest address no trusted proxy accounts for: read from the right.
+        for host in reversed([h for h in forwarded_for if h]):
+            if not is_within(host, self.trusted):
+                scope["client"] = (host, 0)
+                break
