@@ -35,6 +35,13 @@ def issue_link(session: Session, user: User, lifetime: timedelta) -> str:
     return token
 
 
+def links_waiting(session: Session, user: User) -> int:
+    """How many of the user's links could still be used: a flood of requests stops there."""
+    return len(session.exec(select(SignInLink.id).where(
+        SignInLink.user_id == user.id, col(SignInLink.used_at).is_(None),
+        col(SignInLink.expires_at) > utcnow())).all())
+
+
 def link_is_usable(session: Session, token: str) -> bool:
     """Whether a link would sign in now (for the confirmation page; it changes nothing)."""
     row = session.exec(select(SignInLink).where(

@@ -50,6 +50,50 @@ def test_a_sign_in_link_works_once(world: World, browser: MakeBrowser, engine: E
     assert SESSION_COOKIE not in again.client.cookies
 
 
+def test_a_sign_in_link_opens_the_page_that_sent_to_sign_in(
+    world: World, browser: MakeBrowser, engine: Engine
+) -> None:
+    proposal = world.proposal()
+    page = f"/proposals/{proposal.id}"
+    b = browser(None)
+    sent_away = b.get(page, follow_redirects=False)
+    assert sent_away.headers["location"] == f"/sign-in?next=%2Fproposals%2F{proposal.id}"
+    form = b.get(sent_away.headers["location"]).text
+    then = re.search(r'name="next" value="([^"]*)"', form)
+    assert then is not None and then.group(1) == page
+    b.post("/sign-in", {"email": world.owner.email, "next": then.group(1)})
+    with Session(engine) as session:
+        [body] = session.exec(select(OutboxMessage.body_text).where(
+            OutboxMessage.event == "sign_in")).all()
+    emailed = re.search(r"http://127\.0\.0\.1:8000(/sign-in/\S+)", body)
+    assert emailed is not None and emailed.group(1).endswith(f"?next=/proposals/{proposal.id}")
+    confirm = b.get(emailed.group(1)).text
+    kept = re.search(r'name="next" value="([^"]*)"', confirm)
+    assert kept is not None and kept.group(1) == page
+    # Only a path on this site: a link edited to point elsewhere would land on My tasks.
+    edited = b.get(emailed.group(1).split("?")[0] + "?next=//evil.example").text
+    assert 'name="next" value="/"' in edited and "evil" not in edited
+    b.get(emailed.group(1))
+    used = b.post(emailed.group(1).split("?")[0], {"next": kept.group(1)})
+    assert used.status_code == 303 and used.headers["location"] == page
+
+
+def test_asking_again_and_again_sends_at_most_three_waiting_links(
+    world: World, browser: MakeBrowser, engine: Engine
+) -> None:
+    b = browser(None)
+    b.get("/sign-in")
+    answers = {b.post("/sign-in", {"email": world.lead.email}).status_code for _ in range(6)}
+    assert answers == {200}
+    assert len(sign_in_links(engine, world.lead.email)) == 3
+    # Once one is used, one more may be sent.
+    b.get(sign_in_links(engine, world.lead.email)[0])
+    b.post(sign_in_links(engine, world.lead.email)[0])
+    b.get("/sign-in")
+    b.post("/sign-in", {"email": world.lead.email})
+    assert len(sign_in_links(engine, world.lead.email)) == 4
+
+
 def test_an_expired_link_signs_nobody_in(
     world: World, browser: MakeBrowser, engine: Engine
 ) -> None:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Path, Request, status
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
@@ -52,7 +52,7 @@ def ask_for_link(
     email: Annotated[str, Form(max_length=254)], next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
 ) -> HTMLResponse:
     settings = settings_of(request)
-    send_sign_in_link(session, email, settings)
+    send_sign_in_link(session, email, settings, then=_safe_next(next))
     return render(request, "sign_in.html", next=_safe_next(next), sent=email.strip(),
                   minutes=settings.sign_in_link_minutes,
                   demo_users=_demo_users(request, reader))
@@ -60,30 +60,36 @@ def ask_for_link(
 
 @router.post("/sign-in/demo", dependencies=[CsrfChecked])
 def demo_sign_in(request: Request, session: ReadSessionDep,
-                 email: Annotated[str, Form(max_length=254)]) -> RedirectResponse:
+                 email: Annotated[str, Form(max_length=254)],
+                 next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+                 ) -> RedirectResponse:
     settings = settings_of(request)
     user = active_user(session, email) if settings.demo_sign_in else None
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "demo sign-in is not available")
-    response = see_other("/")
+    response = see_other(_safe_next(next))
     start_session(response, settings, user)
     return response
 
 
 @router.get("/sign-in/{token}", response_class=HTMLResponse)
-def confirm_link(request: Request, token: Token, session: ReadSessionDep) -> HTMLResponse:
+def confirm_link(request: Request, token: Token, session: ReadSessionDep,
+                 next: Annotated[str | None, Query(max_length=500)] = None,  # noqa: A002
+                 ) -> HTMLResponse:
     # A GET changes nothing: mail scanners open every link.
-    return render(request, "sign_in_confirm.html", token=token,
+    return render(request, "sign_in_confirm.html", token=token, next=_safe_next(next),
                   usable=link_is_usable(session, token))
 
 
 @router.post("/sign-in/{token}", dependencies=[CsrfChecked])
-def use_sign_in_link(request: Request, token: Token, session: SessionDep) -> Response:
+def use_sign_in_link(request: Request, token: Token, session: SessionDep,
+                     next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+                     ) -> Response:
     user = use_link(session, token)
     if user is None:
         return render(request, "sign_in_confirm.html", status_code=status.HTTP_410_GONE,
-                      token=token, usable=False)
-    response = see_other("/")
+                      token=token, next="/", usable=False)
+    response = see_other(_safe_next(next))
     start_session(response, settings_of(request), user)
     return response
 
