@@ -23,6 +23,7 @@ def upgrade(engine: Engine) -> None:
     # Migrations run in plain autocommit-free transactions, not the service's BEGIN IMMEDIATE.
     with engine.connect() as connection:
         config.attributes["connection"] = connection
-        # "heads": features may add migrations on parallel branches of the same base.
+        # "heads": a feature branch may add a migration beside another before a merge revision
+        # joins them (0007 does for the first ones); every head is applied either way.
         command.upgrade(config, "heads")
         connection.commit()

@@ -68,3 +68,15 @@ def test_readers_do_not_wait_for_a_writer(sqlite: Engine) -> None:
         threading.Thread(target=read).start()
         assert done.wait(timeout=5)
         writer.commit()
+
+
+def test_the_schema_has_one_head_so_alembic_upgrade_head_works(sqlite: Engine) -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from plumbing.migrate import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1, heads
+    with sqlite.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_heads() == tuple(heads)
