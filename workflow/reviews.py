@@ -16,7 +16,7 @@ from rubric.scoring import Result, ReviewError, score, validate_review
 from rubric.scoring import Review as ScoredReview
 from workflow import audit
 from workflow.access import Grants, grants_of, standing
-from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable
+from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
 from workflow.machine import State
 from workflow.models import (
     Proposal,
@@ -150,6 +150,22 @@ def _locked(session: Session, proposal_id: int) -> Proposal:
     return proposal
 
 
+def assignment_refusal(grants: Grants, proposal: Proposal) -> WorkflowError | None:
+    """Why this user may not assign reviewers to this proposal now, or None when they may
+    (the pages offer the form by the same rule)."""
+    state = State(proposal.state)
+    if state is State.DRAFT and not standing(grants, proposal).authors:
+        return NotFound("no such proposal")
+    if not grants.has(Role.COORDINATOR):
+        return Forbidden("only the coordinator assigns reviewers")
+    if standing(grants, proposal).authors:
+        return Forbidden("separation of duties: you own or co-author this proposal")
+    if state not in (State.DEPARTMENT_REVIEW, State.RUBRIC_REVIEW):
+        return Conflict(f"reviewers are assigned in department or rubric review, "
+                        f"not in {state.value}")
+    return None
+
+
 def assign_reviewers(
     session: Session, proposal_id: int, emails: Sequence[str], actor: User, via: str
 ) -> list[User]:
@@ -158,15 +174,9 @@ def assign_reviewers(
     grants = grants_of(session, actor)
     state = State(proposal.state)
     try:
-        if state is State.DRAFT and not standing(grants, proposal).authors:
-            raise NotFound("no such proposal")
-        if not grants.has(Role.COORDINATOR):
-            raise Forbidden("only the coordinator assigns reviewers")
-        if standing(grants, proposal).authors:
-            raise Forbidden("separation of duties: you own or co-author this proposal")
-        if state not in (State.DEPARTMENT_REVIEW, State.RUBRIC_REVIEW):
-            raise Conflict(f"reviewers are assigned in department or rubric review, "
-                           f"not in {state.value}")
+        refusal = assignment_refusal(grants, proposal)
+        if refusal is not None:
+            raise refusal
         reviewers = []
         for email in dict.fromkeys(emails):
             user = session.exec(select(User).where(User.email == email)).first()
@@ -216,6 +226,24 @@ def is_assigned(session: Session, proposal_id: int, user_id: int) -> bool:
 # --- reviews ----------------------------------------------------------------
 
 
+def scoring_refusal(session: Session, grants: Grants, proposal: Proposal
+                    ) -> WorkflowError | None:
+    """Why this user may not score this proposal now, or None when they may (the scoring
+    page offers its form by the same rule)."""
+    state = State(proposal.state)
+    if state is State.DRAFT and not standing(grants, proposal).authors:
+        return NotFound("no such proposal")
+    problem = review_problem(grants, proposal)
+    if problem:
+        return Forbidden(problem)
+    if not grants.has(Role.COORDINATOR) and not is_assigned(session, proposal.id or 0,
+                                                            grants.user.id or 0):
+        return Forbidden("you are not assigned to review this proposal")
+    if state is not State.RUBRIC_REVIEW:
+        return Conflict(f"reviews are saved in rubric_review; this proposal is in {state.value}")
+    return None
+
+
 def save_review(
     session: Session, proposal_id: int, submission: ReviewSubmission, actor: User, via: str
 ) -> Review:
@@ -225,17 +253,9 @@ def save_review(
     state = State(proposal.state)
     role = "coordinator" if grants.has(Role.COORDINATOR) else "reviewer"
     try:
-        if state is State.DRAFT and not standing(grants, proposal).authors:
-            raise NotFound("no such proposal")
-        problem = review_problem(grants, proposal)
-        if problem:
-            raise Forbidden(problem)
-        if not grants.has(Role.COORDINATOR) and not is_assigned(session, proposal_id,
-                                                                actor.id or 0):
-            raise Forbidden("you are not assigned to review this proposal")
-        if state is not State.RUBRIC_REVIEW:
-            raise Conflict(f"reviews are saved in rubric_review; this proposal is in "
-                           f"{state.value}")
+        refusal = scoring_refusal(session, grants, proposal)
+        if refusal is not None:
+            raise refusal
         rubric = rubric_version(session, proposal.rubric_key or "", proposal.rubric_version)
         try:
             validate_review(rubric, submission.scores, submission.comments)

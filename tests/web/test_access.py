@@ -207,3 +207,20 @@ def test_only_the_coordinator_assigns_reviewers_whatever_the_form_says(
         tried = session.exec(select(AuditEntry).where(
             AuditEntry.action == "assign_reviewers")).all()
         assert {e.outcome for e in tried} == {"refused"}
+
+
+def test_a_coordinator_who_co_authors_is_not_offered_reviewer_assignment(
+    world: World, browser: MakeBrowser
+) -> None:
+    theirs = world.proposal(co_authors=[world.coordinator.email])
+    other = world.proposal("Another Credential")
+    for p in (theirs, other):
+        world.fire(p, "submit", world.owner)
+    coordinator = browser(world.coordinator)
+    # The page offers the form by the door's own rule: separation of duties hides it here.
+    assert "Assign reviewers" not in coordinator.get(f"/proposals/{theirs.id}").text
+    assert "Assign reviewers" in coordinator.get(f"/proposals/{other.id}").text
+    coordinator.get(f"/proposals/{theirs.id}")
+    refused = coordinator.post(f"/proposals/{theirs.id}/reviewers",
+                               {"reviewer": world.reviewer.email})
+    assert refused.status_code == 403

@@ -23,7 +23,7 @@ from workflow import dashboard, queries, reviews, service
 from workflow.access import Grants
 from workflow.errors import Unprocessable
 from workflow.machine import State
-from workflow.models import MAX_ID, Channel, ProposalCreate, ProposalUpdate, Role
+from workflow.models import MAX_ID, Channel, ProposalCreate, ProposalUpdate
 
 router = APIRouter(include_in_schema=False)
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -127,8 +127,7 @@ def proposal_page(request: Request, proposal_id: ProposalId, session: ReadSessio
     shown = queries.present(session, [proposal])[0]
     history = queries.history(session, proposal_id)
     nodes, edges = state_diagram(proposal.state)
-    may_assign = (me.has(Role.COORDINATOR) and proposal.state in
-                  (State.DEPARTMENT_REVIEW.value, State.RUBRIC_REVIEW.value))
+    may_assign = reviews.assignment_refusal(me, proposal) is None
     return render(
         request, "proposal.html", p=shown, fields=FIELDS,
         values=shown_values(shown.model_dump()),

@@ -11,8 +11,7 @@ from api.deps import ReadSessionDep, SessionDep
 from api.web import CsrfChecked, WebUser, render, see_other
 from workflow import reviews, service
 from workflow.errors import NotFound, Unprocessable
-from workflow.machine import State
-from workflow.models import MAX_ID, Channel, Review, ReviewSubmission, Role, User
+from workflow.models import MAX_ID, Channel, Review, ReviewSubmission, User
 
 router = APIRouter(include_in_schema=False)
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -34,12 +33,9 @@ def review_page(request: Request, proposal_id: ProposalId, session: ReadSessionD
         label = reviews.reviewer_label(me, proposal, row, number, emails.get(row.reviewer_id, ""))
         if label and row.reviewer_id != me.user.id:
             others.append((label, row))
-    may_score = (proposal.state == State.RUBRIC_REVIEW.value
-                 and reviews.review_problem(me, proposal) is None
-                 and (me.has(Role.COORDINATOR)
-                      or reviews.is_assigned(session, proposal_id, me.user.id or 0)))
     return render(request, "review.html", p=proposal, rubric=rubric, mine=mine, others=others,
-                  may_score=may_score, result=reviews.result_of(session, proposal))
+                  may_score=reviews.scoring_refusal(session, me, proposal) is None,
+                  result=reviews.result_of(session, proposal))
 
 
 @router.post("/proposals/{proposal_id}/review", dependencies=[CsrfChecked])
