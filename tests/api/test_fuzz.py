@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize
+from hypothesis.stateful import initialize, rule
 from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -123,6 +123,7 @@ def test_linked_sequences_from_several_roles_answer_within_their_schema(
     created = machine.bundles["POST /api/proposals -> 201"]
     create = schema["/api/proposals"]["POST"]
     fire = schema["/api/proposals/{proposal_id}/{trigger}"]["POST"]
+    actions = schema["/api/proposals/{proposal_id}/actions"]["GET"]
     fired = machine.bundles["POST /api/proposals/{proposal_id}/{trigger} -> 200"]
 
     def valid_body(title: str) -> dict[str, Any]:
@@ -158,6 +159,22 @@ def test_linked_sequences_from_several_roles_answer_within_their_schema(
             submit = fire.Case(path_parameters={"proposal_id": draft.response.json()["id"],
                                                 "trigger": "submit"})
             return self.speak_as(world.owner, submit)
+
+        # The document's own link from a proposal's actions to firing one, walked on purpose
+        # each scenario (the generator alone may never pick it): whoever is offered a ready
+        # action takes it, so transitions past `submit` are always exercised.
+        @rule(target=fired, previous=fired)
+        def take_an_offered_action(self, previous: StepOutput) -> StepOutput:
+            proposal_id = previous.response.json()["id"]
+            for person in (world.lead, world.coordinator, world.owner):
+                offered = self.speak_as(person, actions.Case(
+                    path_parameters={"proposal_id": proposal_id})).response.json()
+                ready = [a["trigger"] for a in offered if a["ready"]]
+                if ready:
+                    return self.speak_as(person, fire.Case(
+                        path_parameters={"proposal_id": proposal_id, "trigger": ready[0]},
+                        body={"comment": "Fuzzed: taken from the offered actions."}))
+            return previous
 
         def caller_for(self, case: Any) -> Person | None:
             # Owners fire the owner's triggers; everyone else rotates, so each role gets turns.
