@@ -46,7 +46,7 @@ def readable(problems: Sequence[Any]) -> list[Any]:
 
 def install(app: FastAPI) -> None:
     # Pages answer refusals as HTML pages; the API and everything else keep FastAPI's JSON.
-    from api.web import error_page, is_page
+    from api.web import error_page, is_page, shows_error_page
 
     @app.exception_handler(WorkflowError)
     async def workflow_error(request: Request, error: WorkflowError) -> Response:
@@ -57,13 +57,13 @@ def install(app: FastAPI) -> None:
     # Starlette's class, so unknown paths (raised by the router itself) are answered too.
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        if is_page(request) and not request.url.path.startswith(("/mailbox", "/actions")):
+        if shows_error_page(request):
             return error_page(request, error, error.status_code)
         return await http_exception_handler(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
-        if is_page(request) and not request.url.path.startswith(("/mailbox", "/actions")):
+        if shows_error_page(request):
             problem = HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
                 {"msg": f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"}
                 for e in error.errors()])

@@ -9,6 +9,7 @@ the scope (`PEER`); `serve` and deploy/ turn uvicorn's handling off in its favou
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -16,6 +17,7 @@ PEER = "microcred.peer"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@lru_cache(maxsize=8)
 def networks(listed: str) -> tuple[Network, ...]:
     """Comma-separated IPs or CIDRs (a typo was refused when the settings were read)."""
     return tuple(ipaddress.ip_network(entry.strip(), strict=False)

@@ -229,6 +229,12 @@ def is_page(request: Request) -> bool:
                 or path.startswith("/redoc"))
 
 
+def shows_error_page(request: Request) -> bool:
+    """Whether a refused request gets the site's HTML error page: pages do, except the dev
+    mailbox and the email action pages, which answer in their own words."""
+    return is_page(request) and not request.url.path.startswith(("/mailbox", "/actions"))
+
+
 def install(app: FastAPI) -> None:
     """Security headers, the CSRF cookie, and HTML answers to refusals on pages."""
 

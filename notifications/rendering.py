@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from notifications.models import OutboxMessage
 from workflow.models import as_utc
@@ -28,14 +28,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        # The templates ship with the code: no need to stat each file on every message.
+        # The templates ship with the code: Jinja's cache need not stat each file per message.
         auto_reload=False,
     )
-
-
-@lru_cache(maxsize=128)
-def template(name: str) -> Template:
-    return environment().get_template(name)
 
 
 @dataclass(frozen=True)
@@ -55,8 +50,8 @@ def render(name: str, subject: str, context: dict[str, Any]) -> Rendered:
     context = {**context, "subject": subject}
     return Rendered(
         subject=subject,
-        text=template(f"{name}.txt").render(context),
-        html=template(f"{name}.html").render(context),
+        text=environment().get_template(f"{name}.txt").render(context),
+        html=environment().get_template(f"{name}.html").render(context),
     )
 
 

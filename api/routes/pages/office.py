@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
-from sqlmodel import col, select
 
 from api.charts import bars
 from api.deps import ReadSessionDep, SessionDep
@@ -17,7 +16,7 @@ from workflow import audit, dashboard, reviews
 from workflow.access import Grants
 from workflow.accounts import add_department, add_user
 from workflow.errors import Unprocessable
-from workflow.models import MAX_ID, Department, DepartmentCreate, Email, Role
+from workflow.models import MAX_ID, DepartmentCreate, Email, Role
 
 router = APIRouter(include_in_schema=False)
 Coordinator = Annotated[Grants, web_role(Role.COORDINATOR, Role.ADMIN)]
@@ -34,9 +33,8 @@ def overview(request: Request, session: ReadSessionDep, _me: Coordinator) -> HTM
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin_home(request: Request, session: ReadSessionDep, _me: Admin) -> HTMLResponse:
-    departments = session.exec(select(Department).order_by(col(Department.code))).all()
     return render(request, "admin.html", users=dashboard.users_with_roles(session),
-                  departments=departments,
+                  departments=dashboard.all_departments(session),
                   rubrics=reviews.list_rubrics(session), all_roles=list(Role))
 
 
