@@ -81,7 +81,8 @@ def email_actions(session: Session, proposal: Proposal, user: User) -> list[Avai
 def action_context(session: Session, envelope: Envelope) -> Mapping[str, Any]:
     """The outbox hook: buttons and a Reply-To address on every "action needed" email."""
     proposal, recipient = envelope.proposal, envelope.recipient
-    if not envelope.action_needed or proposal is None or recipient.user_id is None:
+    if (not envelope.action_needed or not envelope.current or proposal is None
+            or recipient.user_id is None):
         return {}
     user = session.get(User, recipient.user_id)
     if user is None or not user.is_active:

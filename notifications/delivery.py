@@ -30,6 +30,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
 from notifications.models import DevMailboxMessage, OutboxMessage, OutboxStatus
+from notifications.outbox import expand_pending
 from notifications.rendering import envelope_sender, wire_bytes
 from plumbing.settings import Settings
 from workflow import audit
@@ -538,13 +539,15 @@ class Sender:
         return report
 
     async def drain(self, max_batches: int | None = None) -> DrainReport:
-        """Send batches until nothing is due.
+        """Turn recorded events into emails, then send batches until nothing is due.
 
         While one batch is on the wire, the previous one is recorded and the next one claimed
         (in threads): the sender mostly waits for the server's replies, so the database work
         costs no time of its own.
         """
         total = DrainReport()
+        # Recorded events become rendered messages first (notifications.outbox.expand_pending).
+        await asyncio.to_thread(expand_pending, self.engine, self.settings)
         rows = await asyncio.to_thread(self.claim)
         recording: asyncio.Future[DrainReport] | None = None
         try:

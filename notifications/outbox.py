@@ -1,21 +1,26 @@
 """The outbox: emails written in the same transaction as the change that causes them.
 
-Nothing here sends. The door's transition listener and the scheduler put rendered
-messages into `outbox_message`; `notifications.delivery` sends them after commit.
+Nothing here sends. The door's transition listener (and reviewer assignment) writes one
+typed event per change into `outbox_event`; the worker expands each into rendered messages in
+`outbox_message` (who gets what, per the matrix), and `notifications.delivery` sends those.
+The scheduler and the sign-in links queue rendered messages directly.
 """
 
+import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from notifications.matrix import MATRIX, Event, event_for
-from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
+from notifications.models import EmailPreference, OutboxEvent, OutboxMessage, OutboxStatus
 from notifications.recipients import Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
+from plumbing.database import read_session, write_session
 from plumbing.settings import Settings, get_settings
 from workflow import audit
 from workflow.errors import Conflict, NotFound
@@ -43,6 +48,9 @@ ROLE_PHRASES = {
 }
 
 
+AsOf = tuple[State, int]  # a proposal's state and version right after an event
+
+
 @dataclass(frozen=True)
 class Envelope:
     """One message about to be rendered, as a context hook sees it."""
@@ -51,9 +59,13 @@ class Envelope:
     proposal: Proposal | None
     recipient: Recipient
     action_needed: bool
+    # False when the proposal has moved past the version the event was about: no actions then.
+    current: bool = True
 
 
 OUTBOX_INSERT = OutboxMessage.__table__.insert()  # type: ignore[attr-defined]
+EVENT_INSERT = OutboxEvent.__table__.insert()  # type: ignore[attr-defined]
+log = logging.getLogger(__name__)
 
 ContextHook = Callable[[Session, Envelope], Mapping[str, Any]]
 # Hooks add to each recipient's template context inside the caller's transaction (the email
@@ -86,9 +98,11 @@ def published_id(session: Session, proposal: Proposal | None) -> str | None:
                         .where(Credential.proposal_id == proposal.id)).first()
 
 
-def proposal_facts(session: Session, proposal: Proposal, owner: User | None = None
-                   ) -> dict[str, Any]:
-    """The key facts every email about a proposal shows."""
+def proposal_facts(session: Session, proposal: Proposal, owner: User | None = None,
+                   state: str | None = None) -> dict[str, Any]:
+    """The key facts every email about a proposal shows (at `state`, its current one unless
+    an event says which)."""
+    state = state or proposal.state
     department = session.get(Department, proposal.department_id)
     owner = owner or session.get(User, proposal.owner_id)
     return {
@@ -101,8 +115,8 @@ def proposal_facts(session: Session, proposal: Proposal, owner: User | None = No
         "credits": f"{proposal.credits:g}" if proposal.credits is not None else "not given",
         "hours": f"{proposal.hours:g}" if proposal.hours is not None else "not given",
         "modality": stage_label(proposal.modality) if proposal.modality else "not given",
-        "stage": stage_label(proposal.state),
-        "state": proposal.state,
+        "stage": stage_label(state),
+        "state": state,
     }
 
 
@@ -134,16 +148,19 @@ class About:
     thread: str | None
     facts: dict[str, Any] | None
     links: dict[str, str]
+    current: bool = True
 
 
 def about_proposal(session: Session, proposal: Proposal | None, settings: Settings,
-                   owner: User | None = None) -> About:
+                   owner: User | None = None, as_of: AsOf | None = None) -> About:
     domain = mail_domain(settings.mail_from)
     if proposal is None:
         return About(None, domain, None, None, links(None, settings))
+    state, version = as_of or (State(proposal.state), proposal.version)
     return About(proposal, domain, thread_root(proposal, domain),
-                 proposal_facts(session, proposal, owner),
-                 links(proposal, settings, published_id(session, proposal)))
+                 proposal_facts(session, proposal, owner, state.value),
+                 links(proposal, settings, published_id(session, proposal)),
+                 current=version == proposal.version)
 
 
 def enqueue(
@@ -227,7 +244,7 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
     rows: list[dict[str, Any]] = []
     for person in people:
         envelope = Envelope(event=event, proposal=proposal, recipient=person,
-                            action_needed=action_needed)
+                            action_needed=action_needed, current=about.current)
         personal: dict[str, Any] = {
             **shared,
             "recipient": {"email": person.email, "name": person.name, "role": person.role},
@@ -294,12 +311,17 @@ def notify(
     context: Mapping[str, Any] | None = None,
     dedupe_key: str | None = None,
     settings: Settings | None = None,
+    as_of: AsOf | None = None,
 ) -> int:
-    """Queue every message the matrix gives this event, each address once."""
+    """Queue every message the matrix gives this event, each address once.
+
+    `as_of` is the stage and version the event left the proposal at, when it may have moved
+    on since (an event the worker expands); recipients are chosen for that stage.
+    """
     settings = settings or get_settings()
     owner = actor if actor is not None and actor.id == proposal.owner_id else None
     resolver = Resolver(session, proposal, settings, named, owner=owner)
-    state = State(proposal.state)
+    state = as_of[0] if as_of else State(proposal.state)
     seen: set[str] = set()
     shared = {
         "actor": {"name": actor.name, "email": actor.email} if actor else None,
@@ -318,31 +340,97 @@ def notify(
                 people = without_digest_users(session, people)
             if not people:
                 continue
-            about = about or about_proposal(session, proposal, settings, resolver.owner)
+            about = about or about_proposal(session, proposal, settings, resolver.owner, as_of)
             letter = Letter(event=event.value, context=shared, what=notice.what,
                             action_needed=notice.action_needed, dedupe_key=dedupe_key)
             rows += messages(session, about, letter, people)
     return store(session, rows, deduped=dedupe_key is not None)
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A typed event for the outbox: what happened to which proposal, by whom."""
+
+    event: Event
+    proposal_id: int
+    state: State
+    version: int
+    actor_id: int | None = None
+    comment: str | None = None
+    named: tuple[int, ...] = ()
+
+
+def record(session: Session, notice: Notice) -> None:
+    """Put the event into the caller's transaction: one small INSERT, rendered later."""
+    session.connection().execute(EVENT_INSERT, {
+        "event": notice.event.value, "proposal_id": notice.proposal_id,
+        "state": notice.state.value, "version": notice.version, "actor_id": notice.actor_id,
+        "comment": notice.comment, "named": list(notice.named), "created_at": utcnow(),
+    })
+
+
 def on_transition(session: Session, proposal: Proposal, applied: TransitionApplied) -> None:
-    """The door's listener: queue the transition's emails in its own transaction."""
+    """The door's listener: record the transition's event in its own transaction."""
     event = event_for(applied.trigger, applied.from_state, applied.to_state)
     if event is None:
         return
-    actor = applied.actor or session.get(User, applied.actor_id)
-    notify(session, event, proposal, actor=actor, comment=applied.comment)
+    record(session, Notice(event, applied.proposal_id, applied.to_state, applied.version,
+                           actor_id=applied.actor_id or None, comment=applied.comment))
 
 
 def on_reviewers_assigned(session: Session, proposal: Proposal, added: Sequence[User]) -> None:
-    """Tell newly assigned reviewers, in the assignment's transaction."""
+    """Tell newly assigned reviewers: an event in the assignment's transaction."""
     if not added:
         return
     assigned_by = session.exec(select(ReviewerAssignment.assigned_by_id).where(
         ReviewerAssignment.proposal_id == proposal.id,
         col(ReviewerAssignment.reviewer_id).in_([u.id for u in added]))).first()
-    actor = session.get(User, assigned_by) if assigned_by is not None else None
-    notify(session, Event.REVIEWER_ASSIGNED, proposal, actor=actor, named=added)
+    record(session, Notice(Event.REVIEWER_ASSIGNED, proposal.id or 0, State(proposal.state),
+                           proposal.version, actor_id=assigned_by,
+                           named=tuple(u.id for u in added if u.id is not None)))
+
+
+def expand(session: Session, row: OutboxEvent, settings: Settings | None = None) -> int:
+    """Queue the emails of one recorded event; answer how many."""
+    proposal = session.get(Proposal, row.proposal_id)
+    if proposal is None:
+        return 0
+    actor = session.get(User, row.actor_id) if row.actor_id is not None else None
+    named = list(session.exec(select(User).where(col(User.id).in_(row.named))
+                              .order_by(col(User.email))).all()) if row.named else []
+    return notify(session, Event(row.event), proposal, actor=actor, comment=row.comment,
+                  named=named, as_of=(State(row.state), row.version), settings=settings)
+
+
+def expand_pending(engine: Engine, settings: Settings | None = None, limit: int = 500) -> int:
+    """Turn recorded events into emails, oldest first; answer how many emails were queued.
+
+    Each event is expanded and deleted in its own short transaction, so web requests never
+    wait long for SQLite's one writer; on PostgreSQL a worker skips the events another worker
+    holds, so each is expanded once. An event that fails stays for the next pass.
+    """
+    with read_session(engine) as session:
+        ids = list(session.exec(select(OutboxEvent.id).order_by(col(OutboxEvent.id))
+                                .limit(limit)).all())
+    queued = 0
+    for event_id in ids:
+        with write_session(engine) as session:
+            row = session.exec(select(OutboxEvent).where(OutboxEvent.id == event_id)
+                               .with_for_update(skip_locked=True)).first()
+            if row is None:  # another worker has it, or had it
+                session.rollback()
+                continue
+            try:
+                count = expand(session, row, settings)
+                session.execute(delete(OutboxEvent).where(col(OutboxEvent.id) == event_id))
+                session.commit()
+            except Exception:
+                session.rollback()
+                log.exception("could not turn outbox event %s into emails; trying again later",
+                              event_id)
+                continue
+            queued += count
+    return queued
 
 
 def install() -> None:

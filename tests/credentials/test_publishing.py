@@ -13,7 +13,8 @@ from pyld import jsonld
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from notifications.models import OutboxMessage
+from notifications.models import OutboxEvent, OutboxMessage
+from notifications.outbox import expand_pending
 from tests.conftest import World
 from tests.credentials.conftest import CRITERIA, Publish, svg, upload
 from workflow import credentials as published
@@ -162,10 +163,10 @@ def test_an_achievement_that_would_not_validate_refuses_the_approval_and_changes
     real = published.achievement
     monkeypatch.setattr(published, "achievement", with_unknown_term)
 
-    def tallies() -> tuple[int, int, int]:
+    def tallies() -> tuple[int, int, int, int]:
         with Session(engine) as session:
             return tuple(session.exec(select(func.count()).select_from(table)).one()  # type: ignore[return-value]
-                         for table in (AuditEntry, OutboxMessage, Credential))
+                         for table in (AuditEntry, OutboxEvent, OutboxMessage, Credential))
 
     before = tallies()
     refused = client.post(f"/api/proposals/{proposal.id}/approve",
@@ -201,6 +202,7 @@ def test_the_publication_emails_link_to_the_credentials_public_page(
     engine: Engine, publish: Publish
 ) -> None:
     credential = publish()
+    expand_pending(engine)
     with Session(engine) as session:
         bodies = session.exec(select(OutboxMessage.body_text).where(
             OutboxMessage.event == "published")).all()

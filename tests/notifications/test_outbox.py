@@ -1,6 +1,10 @@
-"""The outbox is written in the transition's own transaction, and nowhere else."""
+"""The outbox is written in the transition's own transaction, and nowhere else.
+
+The door records one typed event per change; the worker expands it into emails.
+"""
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -8,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from notifications import outbox
-from notifications.models import EmailPreference, OutboxMessage
+from notifications.models import ActionToken, EmailPreference, OutboxEvent, OutboxMessage
 from notifications.outbox import Envelope, enqueue
 from notifications.recipients import Recipient
 from plumbing.settings import Settings
@@ -30,11 +34,11 @@ def test_a_rolled_back_transition_leaves_no_outbox_row(
 ) -> None:
     p = world.proposal()
     pid = p.id
-    queued_before_failure = []
+    recorded_before_failure = []
 
     def fails_after_the_outbox(session: Session, proposal: Proposal, _event: object) -> None:
-        queued_before_failure.append(session.exec(
-            select(func.count()).select_from(OutboxMessage)).one())
+        recorded_before_failure.append(session.exec(
+            select(func.count()).select_from(OutboxEvent)).one())
         raise RuntimeError("the disk is full")
 
     monkeypatch.setattr(service, "transition_listeners",
@@ -43,7 +47,8 @@ def test_a_rolled_back_transition_leaves_no_outbox_row(
         world.fire(p, "submit", world.owner)
     world.session.rollback()  # as the request's session does when the door raises
 
-    assert queued_before_failure == [3]  # the rows were written, then rolled back with it
+    assert recorded_before_failure == [1]  # the event was written, then rolled back with it
+    assert outbox.expand_pending(engine) == 0
     assert outbox_count(engine) == 0
     with Session(engine) as fresh:
         stored = fresh.get(Proposal, pid)
@@ -60,12 +65,22 @@ def test_a_refused_transition_leaves_no_outbox_row(engine: Engine, world: World)
     assert outbox_count(engine) == 0
 
 
-def test_the_outbox_rows_commit_with_the_transition(engine: Engine, world: World) -> None:
+def test_the_outbox_event_commits_with_the_transition_and_becomes_one_email_each(
+    engine: Engine, world: World
+) -> None:
     p = world.proposal()
     world.fire(p, "submit", world.owner)
     with Session(engine) as fresh:
         stored = fresh.get(Proposal, p.id)
         assert stored is not None and stored.state == "department_review"
+        [event] = fresh.exec(select(OutboxEvent)).all()
+    assert (event.event, event.state, event.version) == ("submitted", "department_review", 2)
+    assert event.actor_id == world.owner.user.id
+
+    assert outbox.expand_pending(engine) == 3
+    assert outbox.expand_pending(engine) == 0  # the event is gone once expanded
+    with Session(engine) as fresh:
+        assert fresh.exec(select(OutboxEvent)).all() == []
         rows = fresh.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()  # type: ignore[arg-type]
     assert [(r.recipient, r.status, r.event) for r in rows] == [
         ("lead@arizona.edu", "pending", "submitted"),
@@ -114,6 +129,7 @@ def test_a_digest_user_gets_no_action_needed_email_but_still_gets_receipts(
     world.session.commit()
     p = world.proposal()
     world.fire(p, "submit", world.owner)
+    outbox.expand_pending(engine)
     with Session(engine) as fresh:
         recipients = fresh.exec(select(OutboxMessage.recipient)).all()
     assert sorted(recipients) == ["coauthor@arizona.edu", "owner@arizona.edu"]
@@ -144,3 +160,58 @@ def test_enqueue_serves_other_features_and_dedupes_by_key(
                      subject="[Micro-credential] Daily digest", context={"items": []})
     world.session.commit()
     assert queued == 1
+
+
+def test_an_event_expanded_after_the_proposal_moved_on_offers_no_actions(
+    engine: Engine, world: World
+) -> None:
+    p = world.proposal()
+    world.fire(p, "submit", world.owner)
+    world.fire(p, "approve", world.lead)  # before the worker came round to the submission
+    assert outbox.expand_pending(engine) > 0
+    with Session(engine) as fresh:
+        [to_lead] = fresh.exec(select(OutboxMessage).where(
+            OutboxMessage.event == "submitted",
+            OutboxMessage.recipient == "lead@arizona.edu")).all()
+        tokens = fresh.exec(select(ActionToken)).all()
+    # Still told, as the lead of the stage it was submitted to, but with nothing left to press.
+    assert "department review" in to_lead.body_text
+    assert "/actions/" not in to_lead.body_text and "Reply-To" not in to_lead.headers
+    assert {t.event for t in tokens} == {"department_approved"}  # the current stage's only
+
+
+def test_an_event_that_fails_to_expand_stays_and_the_others_go_out(
+    engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = world.proposal("Applied Data Storytelling")
+    second = world.proposal("Field Ecology Methods")
+    world.fire(first, "submit", world.owner)
+    world.fire(second, "submit", world.owner)
+    real = outbox.expand
+
+    def breaks_on_the_first(session: Session, row: OutboxEvent, settings: object = None) -> int:
+        if row.proposal_id == first.id:
+            raise RuntimeError("a template bug")
+        return real(session, row)
+
+    monkeypatch.setattr(outbox, "expand", breaks_on_the_first)
+    assert outbox.expand_pending(engine) == 3
+    assert outbox_count(engine, proposal_id=first.id) == 0
+    monkeypatch.setattr(outbox, "expand", real)
+    assert outbox.expand_pending(engine) == 3  # fixed: the kept event goes out on the next pass
+    assert outbox_count(engine, proposal_id=first.id) == 3
+
+
+def test_two_workers_expanding_at_once_queue_each_email_once(
+    engine: Engine, world: World
+) -> None:
+    proposals = [world.proposal(f"Applied Data Storytelling, part {n}") for n in range(20)]
+    for p in proposals:
+        world.fire(p, "submit", world.owner)
+    with ThreadPoolExecutor(2) as pool:
+        queued = sum(pool.map(lambda _: outbox.expand_pending(engine), range(2)))
+    assert queued == 60
+    assert outbox_count(engine) == 60
+    with Session(engine) as fresh:
+        pairs = fresh.exec(select(OutboxMessage.proposal_id, OutboxMessage.recipient)).all()
+    assert len(set(pairs)) == 60

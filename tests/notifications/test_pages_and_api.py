@@ -13,6 +13,7 @@ from api.app import create_app
 from api.cli import parser
 from notifications.delivery import Sender
 from notifications.models import DevMailboxMessage, OutboxMessage
+from notifications.outbox import expand_pending
 from plumbing.settings import Settings
 from tests.conftest import World
 from tests.notifications.conftest import POLICY
@@ -25,6 +26,7 @@ def test_outbox_pages_newest_first_with_a_status_filter(
 ) -> None:
     for n in range(3):
         world.fire(world.proposal(f"Proposal {n}"), "submit", world.owner)
+    expand_pending(engine)  # as the worker does within a second
     admin = world.admin.headers
     ids, sizes, cursor = [], [], None
     while True:

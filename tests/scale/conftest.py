@@ -24,7 +24,8 @@ from sqlmodel import Session, col, select
 
 from api.demo import sample_proposal
 from notifications.matrix import event_for
-from notifications.models import OutboxMessage
+from notifications.models import OutboxEvent, OutboxMessage
+from notifications.outbox import expand_pending
 from plumbing.database import build_engine
 from plumbing.migrate import upgrade
 from plumbing.settings import Settings
@@ -391,6 +392,8 @@ def transitions_in_audit(engine: Engine) -> dict[int, list[tuple[str, int, str, 
 def assert_states_match_audit(engine: Engine) -> None:
     """Every proposal's state and version are those its audit trail leads to, link by link."""
     trail = transitions_in_audit(engine)
+    # What a worker does next: the events written with the transitions become their emails.
+    expand_pending(engine)
     with Session(engine) as session:
         proposals = session.exec(select(Proposal)).all()
         for p in proposals:
@@ -402,8 +405,8 @@ def assert_states_match_audit(engine: Engine) -> None:
             assert p.state == state, f"proposal {p.id} is {p.state}, its trail says {state}"
             # Transitions only here (nobody edits), so each one is one version.
             assert p.version == 1 + len(steps), f"proposal {p.id}: v{p.version}, {steps}"
-            # Each transition's emails were written with it: no event without its transition,
-            # no transition without its event.
+            # Each transition's event was written with it, and became its emails: no email
+            # without its transition, no transition without its emails.
             outbox_events = set(session.exec(select(OutboxMessage.event).where(
                 OutboxMessage.proposal_id == p.id)).all()) - {"reviewer_assigned"}
             events = {event_for(t, State(f), State(to)) for t, _v, f, to in steps} - {None}
@@ -416,7 +419,8 @@ def wait_for_outbox(engine: Engine, timeout: float = 60) -> None:
         with Session(engine) as session:
             waiting = session.exec(select(OutboxMessage.id).where(
                 OutboxMessage.status != "sent").limit(1)).first()
-        if waiting is None:
+            unexpanded = session.exec(select(OutboxEvent.id).limit(1)).first()
+        if waiting is None and unexpanded is None:
             return
         time.sleep(0.3)
     raise AssertionError("the outbox was not drained in time")

@@ -1,8 +1,9 @@
 """Random triggers by random people: the invariants hold after every step.
 
 After each step: the audit chain verifies, every state change has exactly one
-accepted audit entry, a refusal changes nothing but adds one refused entry, an
-unknown trigger writes nothing, and `version` never goes down.
+accepted audit entry and exactly the outbox event its emails come from, a
+refusal changes nothing but adds one refused entry (and no email), an unknown
+trigger writes nothing, and `version` never goes down.
 """
 
 import shutil
@@ -25,12 +26,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from api.demo import sample_proposal
+from notifications import outbox
+from notifications.matrix import event_for
+from notifications.models import OutboxEvent
 from plumbing.database import build_engine
 from plumbing.settings import Settings
 from tests.conftest import _empty_postgres
 from workflow import audit, reviews, service
 from workflow.accounts import add_department, add_user
 from workflow.errors import UnknownTrigger, WorkflowError
+from workflow.machine import State
 from workflow.models import AuditEntry, Channel, DepartmentCreate, Proposal, ReviewSubmission, Role
 from workflow.reviews import install_rubrics
 
@@ -64,6 +69,8 @@ class Lifecycles(RuleBasedStateMachine):
         self.state: dict[int, str] = {}
         self.version: dict[int, int] = {}
         self.changes: dict[int, int] = {}
+        # Per proposal, the email events its accepted transitions are, in order.
+        self.emails: dict[int, list[str]] = {}
         self.entries = self.audit_count()
 
     def teardown(self) -> None:
@@ -83,6 +90,7 @@ class Lifecycles(RuleBasedStateMachine):
         p = service.create_proposal(self.session, data, self.people["owner"], Channel.API)
         pid = p.id or 0
         self.state[pid], self.version[pid], self.changes[pid] = "draft", 1, 0
+        self.emails[pid] = []
         self.entries += 1
         return pid
 
@@ -102,6 +110,9 @@ class Lifecycles(RuleBasedStateMachine):
         self.entries += 1
         assert p.state != self.state[pid]
         assert p.version == self.version[pid] + 1
+        event = event_for(trigger, State(self.state[pid]), State(p.state))
+        if event is not None:
+            self.emails[pid].append(event.value)
         self.state[pid], self.version[pid] = p.state, p.version
         self.changes[pid] += 1
 
@@ -160,6 +171,17 @@ class Lifecycles(RuleBasedStateMachine):
             assert moved == changes
             assert self.current(pid) == (self.state[pid], self.version[pid])
 
+    @invariant()
+    def every_state_change_has_its_emails_and_a_refusal_none(self) -> None:
+        self.session.rollback()
+        for pid, expected in self.emails.items():
+            recorded = self.session.exec(
+                select(OutboxEvent.event).where(OutboxEvent.proposal_id == pid,
+                                                OutboxEvent.event != "reviewer_assigned")
+                .order_by(OutboxEvent.id)  # type: ignore[arg-type]
+            ).all()
+            assert list(recorded) == expected
+
 
 def sqlite_engines(template: Path) -> Callable[[], Engine]:
     folder = Path(tempfile.mkdtemp(prefix="microcred-props-"))
@@ -186,6 +208,7 @@ def test_random_lifecycles_keep_the_invariants(
             _empty_postgres(shared)
             return shared
 
+    outbox.install()  # the door's listener, as the app registers it
     machine = type("Lifecycles", (Lifecycles,), {"new_engine": staticmethod(new_engine)})
     if backend == "postgresql":
         machine.teardown = lambda self: self.session.close()  # type: ignore[method-assign]
