@@ -4,7 +4,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 
-from sqlalchemy import RowMapping, or_
+from sqlalchemy import RowMapping, bindparam, or_
 from sqlalchemy import select as core_select  # sqlmodel's select types at most four columns
 from sqlmodel import Session, col, func, select
 
@@ -29,18 +29,40 @@ PUBLIC_COLUMNS = (*EDITABLE_FIELDS, "id", "state", "version", "returned_from", "
                   "rubric_key", "rubric_version")
 
 
-def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPublic]:
-    """Proposals with their owners and department codes, in one query however many."""
-    rows = session.exec(
-        select(Proposal.id, User.email, User.name, Department.code)
-        .join(User, User.id == Proposal.owner_id)  # type: ignore[arg-type]
-        .join(Department, Department.id == Proposal.department_id)  # type: ignore[arg-type]
-        .where(col(Proposal.id).in_([p.id for p in proposals]))
-    ).all()
-    people = {pid: (email, name, code) for pid, email, name, code in rows}
+_PROPOSALS = Proposal.__table__  # type: ignore[attr-defined]
+_USERS = User.__table__  # type: ignore[attr-defined]
+_DEPARTMENTS = Department.__table__  # type: ignore[attr-defined]
+# Built once: every answer naming a proposal runs it.
+OWNERS_AND_CODES = (
+    core_select(_PROPOSALS.c.id, _USERS.c.email, _USERS.c.name, _DEPARTMENTS.c.code)
+    .select_from(_PROPOSALS.join(_USERS, _USERS.c.id == _PROPOSALS.c.owner_id)
+                 .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _PROPOSALS.c.department_id))
+    .where(_PROPOSALS.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+# Per proposal id: its owner's email and name, and its department's code.
+Owners = dict[int, tuple[str, str, str]]
+
+
+def owners_and_codes(session: Session, proposal_ids: Sequence[int | None], *,
+                     lock: bool = False) -> Owners:
+    """Who owns each proposal and where it lives; `lock` takes the proposals' row locks (as
+    the door will), so a transition's answer can be read in the transition's transaction."""
+    statement = OWNERS_AND_CODES.with_for_update(of=_PROPOSALS) if lock else OWNERS_AND_CODES
+    rows = session.connection().execute(statement, {"ids": list(proposal_ids)}).all()
+    return {pid: (email, name, code) for pid, email, name, code in rows}
+
+
+def present(session: Session, proposals: Sequence[Proposal], owners: Owners | None = None
+            ) -> list[ProposalPublic]:
+    """Proposals with their owners and department codes, in one query however many (none,
+    when the caller read `owners` already)."""
+    people = owners if owners is not None else owners_and_codes(
+        session, [p.id for p in proposals])
     result = []
     for p in proposals:
-        email, name, code = people[p.id]
+        email, name, code = people[p.id or 0]
         owner = UserPublic(id=p.owner_id, email=email, name=name)
         result.append(ProposalPublic.model_validate({
             **{name: getattr(p, name) for name in PUBLIC_COLUMNS},

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -72,21 +74,38 @@ def _parsed(key: str, version: int, definition_json: str) -> Rubric:
     return parse_rubric(json.loads(definition_json), f"{key} version {version}")
 
 
+_RUBRICS = RubricVersion.__table__  # type: ignore[attr-defined]
+# Which stored row a version is: a stored version never changes, so its parsed form is kept
+# by this (the row's id and time tell apart two databases, or one emptied between tests).
+_IDENTITY = (_RUBRICS.c.id, _RUBRICS.c.key, _RUBRICS.c.version, _RUBRICS.c.created_at)
+NEWEST_RUBRIC = (sa_select(*_IDENTITY).where(_RUBRICS.c.key == bindparam("key"))
+                 .order_by(_RUBRICS.c.version.desc()).limit(1))
+ONE_RUBRIC = sa_select(*_IDENTITY).where(_RUBRICS.c.key == bindparam("key"),
+                                          _RUBRICS.c.version == bindparam("version"))
+_by_row: dict[tuple[Any, ...], Rubric] = {}
+
+
 def rubric_version(session: Session, key: str, version: int | None = None) -> Rubric:
     """A stored rubric: the given version, or the newest."""
-    # A stored version never changes, so a session reads each one once (a round started on
-    # approval is scored again for the approver's email in the same transaction).
+    # A session reads each version once (a round started on approval is scored again for the
+    # approver's email in the same transaction), and a process parses each stored row once.
     read: dict[tuple[str, int], Rubric] = session.info.setdefault("rubric_versions", {})
     if version is not None and (key, version) in read:
         return read[(key, version)]
-    query = select(RubricVersion).where(RubricVersion.key == key)
-    if version is not None:
-        query = query.where(RubricVersion.version == version)
-    row = session.exec(query.order_by(col(RubricVersion.version).desc()).limit(1)).first()
-    if row is None:
+    query, given = ((NEWEST_RUBRIC, {"key": key}) if version is None
+                    else (ONE_RUBRIC, {"key": key, "version": version}))
+    identity = session.connection().execute(query, given).first()
+    if identity is None:
         raise NotFound(f"no rubric {key}" + (f" version {version}" if version else ""))
-    rubric = _parsed(row.key, row.version, json.dumps(row.definition, sort_keys=True))
-    read[(row.key, row.version)] = rubric
+    rubric = _by_row.get(tuple(identity))
+    if rubric is None:
+        row = session.get(RubricVersion, identity.id)
+        assert row is not None
+        rubric = _parsed(row.key, row.version, json.dumps(row.definition, sort_keys=True))
+        if len(_by_row) > 256:
+            _by_row.clear()
+        _by_row[tuple(identity)] = rubric
+    read[(rubric.key, rubric.version)] = rubric
     return rubric
 
 
@@ -118,14 +137,12 @@ def add_rubric(session: Session, data: dict[str, Any], actor: User) -> Rubric:
 # --- rounds and reviewers ---------------------------------------------------
 
 
-def start_round(session: Session, proposal: Proposal) -> None:
-    """Open a new review round against today's newest version of the office's rubric."""
-    # Not flushing the door's half-made change first: it goes in one UPDATE at commit.
-    with session.no_autoflush:
-        rubric = rubric_version(session, get_settings().rubric_key)
-    proposal.review_round += 1
-    proposal.rubric_key = rubric.key
-    proposal.rubric_version = rubric.version
+def next_round(session: Session, proposal: Proposal) -> dict[str, Any]:
+    """The columns that open a new review round against today's newest version of the
+    office's rubric (the door writes them with the transition)."""
+    rubric = rubric_version(session, get_settings().rubric_key)
+    return {"review_round": proposal.review_round + 1, "rubric_key": rubric.key,
+            "rubric_version": rubric.version}
 
 
 def review_problem(grants: Grants, proposal: Proposal) -> str | None:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from rubric.checks import Check, prescreen
@@ -80,13 +82,27 @@ TransitionListener = Callable[[Session, Proposal, TransitionApplied], None]
 transition_listeners: list[TransitionListener] = []
 
 
+# Built once: a statement made per call costs more than running it. populate_existing, so a
+# proposal the session already holds (an email action's preview read it) is read afresh.
+LOCK_PROPOSAL = (select(Proposal).where(col(Proposal.id) == bindparam("proposal_id"))
+                 .with_for_update().execution_options(populate_existing=True))
+# The SET clause comes from each call's parameters.
+_PROPOSALS = Proposal.__table__  # type: ignore[attr-defined]
+MOVE_PROPOSAL = _PROPOSALS.update().where(_PROPOSALS.c.id == bindparam("proposal_id"))
+
+
 def _locked(session: Session, proposal_id: int) -> Proposal:
-    proposal = session.exec(
-        select(Proposal).where(Proposal.id == proposal_id).with_for_update()
-    ).first()
+    proposal = session.execute(LOCK_PROPOSAL, {"proposal_id": proposal_id}).scalars().first()
     if proposal is None:
         raise NotFound("no such proposal")
     return proposal
+
+
+def _write(session: Session, proposal: Proposal, changes: dict[str, Any]) -> None:
+    """One UPDATE of the locked row; the session's object shows the change without a flush."""
+    session.connection().execute(MOVE_PROPOSAL, {**changes, "proposal_id": proposal.id})
+    for name, value in changes.items():
+        set_committed_value(proposal, name, value)
 
 
 def checks_for(session: Session, proposal: Proposal, *, warnings: bool = True) -> list[Check]:
@@ -176,13 +192,15 @@ def apply(
 
     new_state = fire(trigger, state, facts)
     now = utcnow()
-    proposal.state = new_state.value
-    proposal.returned_from = state.value if new_state is State.RETURNED else None
+    changes: dict[str, Any] = {
+        "state": new_state.value,
+        "returned_from": state.value if new_state is State.RETURNED else None,
+        "version": proposal.version + 1,
+        "updated_at": now,
+    }
     if new_state is State.RUBRIC_REVIEW:
-        reviews.start_round(session, proposal)
-    proposal.version += 1
-    proposal.updated_at = now
-    session.add(proposal)
+        changes.update(reviews.next_round(session, proposal))
+    _write(session, proposal, changes)
     audit.append(
         session, actor=actor, role=role_name(row, state), channel=channel, action=trigger,
         from_state=state.value, to_state=new_state.value, proposal_id=proposal.id,

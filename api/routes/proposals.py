@@ -3,17 +3,22 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, status
+from sqlmodel import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from api import errors
-from api.deps import CurrentUser, ReadSessionDep, SessionDep
+from api.deps import ApiDep
+from plumbing.database import reading
 from workflow import queries, service
-from workflow.machine import State
+from workflow.access import Grants
+from workflow.machine import TRIGGERS, State
 from workflow.models import (
     MAX_ID,
     AuditEntryPublic,
     AvailableAction,
     Channel,
     PrescreenCheck,
+    Proposal,
     ProposalCreate,
     ProposalPage,
     ProposalPublic,
@@ -23,6 +28,23 @@ from workflow.models import (
 
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
 router = APIRouter(prefix="/api/proposals", tags=["proposals"])
+
+
+class TriggerConvertor(Convertor[str]):
+    """A path segment that is one of the table's triggers. So `POST /{id}/{trigger}` shadows no
+    other path under a proposal (`/reviewers`), its router can come first (routing is a linear
+    walk, and this is the busiest route), and an unknown trigger is the router's own 404."""
+
+    regex = "|".join(TRIGGERS)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("trigger", TriggerConvertor())
 
 
 def _links(proposal_id: str, *, with_trigger: str | None = None) -> dict[str, Any]:
@@ -49,93 +71,105 @@ def _links(proposal_id: str, *, with_trigger: str | None = None) -> dict[str, An
 PROPOSAL_LINKS = _links("$response.body#/id", with_trigger="submit")
 ACTION_LINKS = _links("$request.path.proposal_id", with_trigger="$response.body#/0/trigger")
 
+
+def answer(session: Session, proposal: Proposal) -> ProposalPublic:
+    """The proposal as it now stands, read in a transaction after the write's commit."""
+    return queries.present(reading(session), [proposal])[0]
+
+
 @router.post("", status_code=status.HTTP_201_CREATED,
              responses={201: PROPOSAL_LINKS, **errors.responses(400, 401, 403, 422)})
-def create_proposal(
-    body: ProposalCreate, session: SessionDep, reader: ReadSessionDep, me: CurrentUser
-) -> ProposalPublic:
-    proposal = service.create_proposal(session, body, me.user, Channel.API)
-    return queries.present(reader, [proposal])[0]
+async def create_proposal(body: ProposalCreate, api: ApiDep) -> ProposalPublic:
+    def create(session: Session, me: Grants) -> ProposalPublic:
+        return answer(session, service.create_proposal(session, body, me.user, Channel.API))
+
+    return await api.write(create)
 
 
 @router.get("", responses=errors.responses(401, 422))
-def list_proposals(
-    session: ReadSessionDep,
-    me: CurrentUser,
+async def list_proposals(
+    api: ApiDep,
     state: State | None = None,
     department: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None,
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ProposalPage:
-    return queries.list_proposals(
+    return await api.read(lambda session, me: queries.list_proposals(
         session, me, state=state.value if state else None, department=department, mine=mine,
         limit=limit, cursor=cursor,
-    )
+    ))
 
 
 @router.get("/{proposal_id}", responses=errors.responses(401, 404, 422))
-def get_proposal(
-    proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
-) -> ProposalPublic:
-    proposal = service.visible_proposal(session, proposal_id, me)
-    return queries.present(session, [proposal])[0]
+async def get_proposal(proposal_id: ProposalId, api: ApiDep) -> ProposalPublic:
+    return await api.read(lambda session, me: queries.present(
+        session, [service.visible_proposal(session, proposal_id, me)])[0])
 
 
 @router.patch("/{proposal_id}",
               responses={200: PROPOSAL_LINKS,
                          **errors.responses(400, 401, 403, 404, 409, 422)})
-def edit_proposal(
-    proposal_id: ProposalId, body: ProposalUpdate, session: SessionDep, reader: ReadSessionDep,
-    me: CurrentUser,
+async def edit_proposal(
+    proposal_id: ProposalId, body: ProposalUpdate, api: ApiDep
 ) -> ProposalPublic:
-    proposal = service.edit_proposal(session, proposal_id, body, me.user, Channel.API)
-    return queries.present(reader, [proposal])[0]
+    def edit(session: Session, me: Grants) -> ProposalPublic:
+        return answer(session, service.edit_proposal(session, proposal_id, body, me.user,
+                                                 Channel.API))
+
+    return await api.write(edit)
 
 
 @router.get("/{proposal_id}/actions",
             responses={200: ACTION_LINKS, **errors.responses(401, 404, 422)})
-def available_actions(
-    proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
-) -> list[AvailableAction]:
-    proposal = service.visible_proposal(session, proposal_id, me)
-    return service.available_triggers(session, proposal, me)
+async def available_actions(proposal_id: ProposalId, api: ApiDep) -> list[AvailableAction]:
+    def actions(session: Session, me: Grants) -> list[AvailableAction]:
+        proposal = service.visible_proposal(session, proposal_id, me)
+        return service.available_triggers(session, proposal, me)
+
+    return await api.read(actions)
 
 
 @router.get("/{proposal_id}/checks", responses=errors.responses(401, 404, 422))
-def prescreen_checks(
-    proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
-) -> list[PrescreenCheck]:
-    proposal = service.visible_proposal(session, proposal_id, me)
-    return [
-        PrescreenCheck(code=c.code, severity=c.severity.value, message=c.message, field=c.field)
-        for c in service.checks_for(session, proposal)
-    ]
+async def prescreen_checks(proposal_id: ProposalId, api: ApiDep) -> list[PrescreenCheck]:
+    def checks(session: Session, me: Grants) -> list[PrescreenCheck]:
+        proposal = service.visible_proposal(session, proposal_id, me)
+        return [
+            PrescreenCheck(code=c.code, severity=c.severity.value, message=c.message,
+                           field=c.field)
+            for c in service.checks_for(session, proposal)
+        ]
+
+    return await api.read(checks)
 
 
 @router.get("/{proposal_id}/history", responses=errors.responses(401, 404, 422))
-def proposal_history(
-    proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
-) -> list[AuditEntryPublic]:
-    service.visible_proposal(session, proposal_id, me)
-    return queries.history(session, proposal_id)
+async def proposal_history(proposal_id: ProposalId, api: ApiDep) -> list[AuditEntryPublic]:
+    def history(session: Session, me: Grants) -> list[AuditEntryPublic]:
+        service.visible_proposal(session, proposal_id, me)
+        return queries.history(session, proposal_id)
+
+    return await api.read(history)
 
 
-@router.post("/{proposal_id}/{trigger}",
+@router.post("/{proposal_id}/{trigger:trigger}",
              responses={200: _links("$response.body#/id"),
                         **errors.responses(400, 401, 403, 404, 409, 422,
                                            e404="Unknown proposal or trigger")})
-def fire_trigger(
+async def fire_trigger(
     proposal_id: ProposalId,
     trigger: str,
-    session: SessionDep,
-    reader: ReadSessionDep,
-    me: CurrentUser,
+    api: ApiDep,
     body: Annotated[TriggerRequest | None, Body()] = None,
 ) -> ProposalPublic:
-    body = body or TriggerRequest()
-    proposal = service.apply(
-        session, proposal_id, trigger, me.user, Channel.API, comment=body.comment,
-        version=body.version, grants=me,
-    )
-    return queries.present(reader, [proposal])[0]
+    given = body or TriggerRequest()
+
+    def fire(session: Session, me: Grants) -> ProposalPublic:
+        # A transition changes neither owner nor department: read them under the row lock in
+        # the transition's own transaction, so the answer needs no second one.
+        owners = queries.owners_and_codes(session, [proposal_id], lock=True)
+        proposal = service.apply(session, proposal_id, trigger, me.user, Channel.API,
+                                 comment=given.comment, version=given.version, grants=me)
+        return queries.present(session, [proposal], owners)[0]
+
+    return await api.write(fire)
