@@ -33,17 +33,20 @@ same-writes route. Target: no errors, p99 under 100 ms.
 """
 
 import argparse
+import itertools
 import os
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from workflow_throughput import (  # bench/ is the script's folder, so first on sys.path
+from load import Call  # bench/ is the script's folder, so first on sys.path
+from load import run as run_clients
+from workflow_throughput import (
     CLIENTS,
     Database,
     People,
@@ -215,43 +218,24 @@ def memory(http: httpx.Client) -> dict[str, Any]:
 # --- part 3: 50 clients ----------------------------------------------------------------------
 
 
-def client_loop(base: str, people: People, proposal_id: int, owner: str, read_ids: list[int],
-                seconds: float, baseline: bool, start: threading.Barrier,
-                out: dict[str, list[float]], problems: list[str], lock: threading.Lock) -> None:
-    mine: dict[str, list[float]] = {"read": [], "write": []}
-    bad: list[str] = []
+def client_calls(people: People, proposal_id: int, owner: str, read_ids: list[int],
+                 baseline: bool) -> Iterator[Call]:
+    """One client's endless loop: three reads, and a transition every fourth turn."""
     transitions = iter(workflow_calls(proposal_id, owner, people, 100_000))
-    with httpx.Client(base_url=base, timeout=60) as http:
-        http.get("/api/health")
-        start.wait(timeout=120)
-        deadline = time.perf_counter() + seconds
-        turn = 0
-        while time.perf_counter() < deadline:
-            target = read_ids[turn % len(read_ids)]
-            calls: list[tuple[str, str, str, dict[str, Any] | None, dict[str, str]]]
-            if baseline:
-                calls = [("read", "GET", f"/bench/baseline-read/{target}", None, {})] * 3
-            else:
-                headers = bearer(owner)
-                calls = [("read", "GET", "/api/proposals?limit=20", None, headers),
-                         ("read", "GET", f"/api/proposals/{target}", None, headers),
-                         ("read", "GET", f"/api/proposals/{target}/actions", None, headers)]
-            if turn % 4 == 3:
-                path, body, headers = next(transitions)
-                if baseline:
-                    path, body, headers = f"/bench/baseline/{proposal_id}", None, {}
-                calls.append(("write", "POST", path, body, headers))
-            for kind, method, path, body, headers in calls:
-                started = time.perf_counter()
-                answer = http.request(method, path, json=body, headers=headers)
-                mine[kind].append(time.perf_counter() - started)
-                if answer.status_code != 200:
-                    bad.append(f"{answer.status_code} on {method} {path}: {answer.text[:160]}")
-            turn += 1
-    with lock:
-        for kind, values in mine.items():
-            out[kind].extend(values)
-        problems.extend(bad)
+    headers = bearer(owner)
+    for turn in itertools.count():
+        target = read_ids[turn % len(read_ids)]
+        if baseline:
+            yield from [Call(f"/bench/baseline-read/{target}", method="GET", kind="read")] * 3
+        else:
+            yield Call("/api/proposals?limit=20", method="GET", headers=headers, kind="read")
+            yield Call(f"/api/proposals/{target}", method="GET", headers=headers, kind="read")
+            yield Call(f"/api/proposals/{target}/actions", method="GET", headers=headers,
+                       kind="read")
+        if turn % 4 == 3:
+            transition = next(transitions)
+            yield (Call(f"/bench/baseline/{proposal_id}", kind="write") if baseline
+                   else transition)
 
 
 def load(base: str, database: Database, seconds: float, baseline: bool
@@ -259,20 +243,11 @@ def load(base: str, database: Database, seconds: float, baseline: bool
     drafts = new_drafts(database, LOAD_CLIENTS)
     read_ids = list(range(1, 2_000, 37))  # seeded proposals; drafts among them answer 404
     read_ids = [i for i in read_ids if (i - 1) % 10 not in (6, 9)]  # the seeded drafts
-    out: dict[str, list[float]] = {"read": [], "write": []}
-    problems: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(LOAD_CLIENTS + 1)
-    threads = [threading.Thread(target=client_loop, args=(
-        base, database.people, pid, database.people.owners[n % CLIENTS], read_ids, seconds,
-        baseline, start, out, problems, lock)) for n, pid in enumerate(drafts)]
-    for thread in threads:
-        thread.start()
-    start.wait(timeout=120)
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    return out, problems, time.perf_counter() - started
+    clients = [client_calls(database.people, pid, database.people.owners[n % CLIENTS], read_ids,
+                            baseline) for n, pid in enumerate(drafts)]
+    results = run_clients(base, list(clients), seconds)
+    out = {"read": results.latencies.get("read", []), "write": results.latencies.get("write", [])}
+    return out, results.problems, results.seconds
 
 
 def load_part(base: str, database: Database, seconds: float, workers: int) -> dict[str, Any]:

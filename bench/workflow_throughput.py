@@ -29,7 +29,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -41,6 +40,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import load  # bench/ is the script's folder, so first on sys.path
+from load import Call
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
@@ -318,25 +319,25 @@ def running_server(database: Database, folder: Path, workers: int = 1) -> Iterat
 
 # --- the load ----------------------------------------------------------------
 
-Call = tuple[str, dict[str, Any] | None, dict[str, str]]  # path, JSON body, headers
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
-def workflow_calls(proposal_id: int, owner: str, people: People, steps: int) -> list[Call]:
+def workflow_calls(proposal_id: int, owner: str, people: People, steps: int,
+                   kind: str = "write") -> list[Call]:
     """submit, approve, then return and resubmit in turn: `steps` transitions in all."""
-    def bearer(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
-
     path = f"/api/proposals/{proposal_id}/"
-    calls: list[Call] = [(path + "submit", None, bearer(owner)),
-                         (path + "approve", None, bearer(people.lead))]
+    calls: list[Call] = [Call(path + "submit", None, bearer(owner), kind=kind),
+                         Call(path + "approve", None, bearer(people.lead), kind=kind)]
     while len(calls) < steps:
-        calls.append((path + "return", {"comment": RETURN_COMMENT}, bearer(people.coordinator)))
-        calls.append((path + "resubmit", None, bearer(owner)))
+        calls.append(Call(path + "return", {"comment": RETURN_COMMENT},
+                          bearer(people.coordinator), kind=kind))
+        calls.append(Call(path + "resubmit", None, bearer(owner), kind=kind))
     return calls[:steps]
 
 
 def baseline_calls(proposal_id: int, steps: int) -> list[Call]:
-    return [(f"/bench/baseline/{proposal_id}", None, {})] * steps
+    return [Call(f"/bench/baseline/{proposal_id}", kind="write")] * steps
 
 
 @dataclass
@@ -372,44 +373,11 @@ class Figures:
 
 
 def drive(base: str, label: str, plans: list[list[Call]]) -> Figures:
-    """One thread and one keep-alive connection per client; all start together."""
-    latencies: list[float] = []
-    problems: list[str] = []
-    lock = threading.Lock()
-    ready = threading.Barrier(len(plans) + 1)
-
-    def client(calls: list[Call]) -> None:
-        mine: list[float] = []
-        bad: list[str] = []
-        try:
-            with httpx.Client(base_url=base, timeout=60) as http:
-                http.get("/api/health")  # opens the connection before the clock starts
-                ready.wait(timeout=60)
-                for path, body, headers in calls:
-                    started = time.perf_counter()
-                    response = http.post(path, json=body, headers=headers)
-                    mine.append(time.perf_counter() - started)
-                    if response.status_code != 200:
-                        bad.append(f"{response.status_code} on {path}: {response.text[:200]}")
-        except (httpx.HTTPError, threading.BrokenBarrierError) as error:
-            ready.abort()
-            bad.append(f"{type(error).__name__}: {error}")
-        with lock:
-            latencies.extend(mine)
-            problems.extend(bad)
-
-    threads = [threading.Thread(target=client, args=(calls,)) for calls in plans]
-    for thread in threads:
-        thread.start()
-    try:
-        ready.wait(timeout=60)
-    except threading.BrokenBarrierError:
-        pass
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    return Figures(label, seconds, latencies, len(problems), problems[0] if problems else "")
+    """One lean client (bench/load.py) and one keep-alive connection per plan; all start
+    together."""
+    results = load.run(base, list(plans))
+    return Figures(label, results.seconds, results.all_latencies(), len(results.problems),
+                   results.problems[0] if results.problems else "")
 
 
 def run_workflow(base: str, database: Database, label: str, steps: int,
