@@ -49,7 +49,6 @@ from load import run as run_clients
 from workflow_throughput import (
     CLIENTS,
     Database,
-    People,
     build_database,
     new_drafts,
     running_server,
@@ -218,10 +217,9 @@ def memory(http: httpx.Client) -> dict[str, Any]:
 # --- part 3: 50 clients ----------------------------------------------------------------------
 
 
-def client_calls(people: People, proposal_id: int, owner: str, read_ids: list[int],
-                 baseline: bool) -> Iterator[Call]:
-    """One client's endless loop: three reads, and a transition every fourth turn."""
-    transitions = iter(workflow_calls(proposal_id, owner, people, 100_000))
+def client_calls(transitions: Iterator[Call], proposal_id: int, owner: str,
+                 read_ids: list[int], baseline: bool) -> Iterator[Call]:
+    """One client's loop: three reads, and a transition every fourth turn."""
     headers = bearer(owner)
     for turn in itertools.count():
         target = read_ids[turn % len(read_ids)]
@@ -233,7 +231,9 @@ def client_calls(people: People, proposal_id: int, owner: str, read_ids: list[in
             yield Call(f"/api/proposals/{target}/actions", method="GET", headers=headers,
                        kind="read")
         if turn % 4 == 3:
-            transition = next(transitions)
+            transition = next(transitions, None)
+            if transition is None:
+                return
             yield (Call(f"/bench/baseline/{proposal_id}", kind="write") if baseline
                    else transition)
 
@@ -243,8 +243,12 @@ def load(base: str, database: Database, seconds: float, baseline: bool
     drafts = new_drafts(database, LOAD_CLIENTS)
     read_ids = list(range(1, 2_000, 37))  # seeded proposals; drafts among them answer 404
     read_ids = [i for i in read_ids if (i - 1) % 10 not in (6, 9)]  # the seeded drafts
-    clients = [client_calls(database.people, pid, database.people.owners[n % CLIENTS], read_ids,
-                            baseline) for n, pid in enumerate(drafts)]
+    # Built before the clock starts: more transitions than a client fires in the time given.
+    owners = [database.people.owners[n % CLIENTS] for n in range(len(drafts))]
+    plans = [iter(workflow_calls(pid, owner, database.people, int(60 * seconds)))
+             for pid, owner in zip(drafts, owners, strict=True)]
+    clients = [client_calls(plan, pid, owner, read_ids, baseline)
+               for plan, pid, owner in zip(plans, drafts, owners, strict=True)]
     results = run_clients(base, list(clients), seconds)
     out = {"read": results.latencies.get("read", []), "write": results.latencies.get("write", [])}
     return out, results.problems, results.seconds

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, String, cast, or_
+from sqlalchemy import BindParameter, ColumnElement, String, cast, or_
 from sqlmodel import Session, col, select
 
 from workflow.machine import SEPARATION_OF_DUTIES, STAGE_APPROVER, State, Transition, Who
@@ -72,19 +72,28 @@ def can_view(who: Standing, state: State) -> bool:
     return who.authors or state is not State.DRAFT
 
 
-def visible_clause(grants: Grants) -> ColumnElement[bool]:
-    """The SQL form of can_view, for lists."""
+def visible_clause(viewer_id: int | BindParameter[int],
+                   email: str | BindParameter[str]) -> ColumnElement[bool]:
+    """The SQL form of can_view, for lists: the viewer's id and address, or bound parameters
+    for them (the second taking `co_author_pattern(email)`)."""
     return or_(
         col(Proposal.state) != State.DRAFT.value,
-        col(Proposal.owner_id) == grants.user.id,
-        co_authored_by(grants.user.email),
+        col(Proposal.owner_id) == viewer_id,
+        co_authored_by(email),
     )
 
 
-def co_authored_by(email: str) -> ColumnElement[bool]:
-    """Match the JSON list of co-authors as text: portable across SQLite and PostgreSQL."""
+def co_authored_by(email: str | BindParameter[str]) -> ColumnElement[bool]:
+    """Match the JSON list of co-authors as text: portable across SQLite and PostgreSQL.
+
+    Given a bound parameter instead of an address, it takes `co_author_pattern(email)`."""
+    pattern = co_author_pattern(email) if isinstance(email, str) else email
+    return cast(Proposal.co_authors, String).like(pattern, escape="\\")
+
+
+def co_author_pattern(email: str) -> str:
     escaped = email.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return cast(Proposal.co_authors, String).like(f'%"{escaped}"%', escape="\\")
+    return f'%"{escaped}"%'
 
 
 def acting_role(row: Transition, state: State) -> Who:

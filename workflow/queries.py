@@ -3,20 +3,25 @@
 import base64
 import binascii
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, or_
+from sqlalchemy import BindParameter, RowMapping, Select, bindparam, or_
 from sqlalchemy import select as core_select  # sqlmodel's select types at most four columns
 from sqlmodel import Session, col, func, select
 
 from rubric.checks import CatalogEntry
-from workflow.access import Grants, co_authored_by, visible_clause
+from workflow.access import Grants, co_author_pattern, co_authored_by, visible_clause
 from workflow.errors import Unprocessable
 from workflow.models import (
     EDITABLE_FIELDS,
     MAX_ID,
     AuditEntry,
     AuditEntryPublic,
+    Competency,
     Department,
+    Level,
+    Modality,
     Proposal,
     ProposalPage,
     ProposalPublic,
@@ -63,10 +68,9 @@ def present(session: Session, proposals: Sequence[Proposal], owners: Owners | No
     result = []
     for p in proposals:
         email, name, code = people[p.id or 0]
-        owner = UserPublic(id=p.owner_id, email=email, name=name)
-        result.append(ProposalPublic.model_validate({
+        result.append(_as_public({
             **{name: getattr(p, name) for name in PUBLIC_COLUMNS},
-            "owner": owner,
+            "owner": UserPublic.model_construct(id=p.owner_id, email=email, name=name),
             "department": code,
             "created_at": as_utc(p.created_at),
             "updated_at": as_utc(p.updated_at),
@@ -136,30 +140,41 @@ def list_proposals(
     One Core statement reads the page's columns with owners and department codes; no ORM
     objects are built for rows that are only shown.
     """
+    statement = _page_statement(bool(state), bool(department), mine, bool(cursor))
+    rows = session.connection().execute(statement, {
+        "viewer_id": grants.user.id, "viewer_pattern": co_author_pattern(grants.user.email),
+        "state": state, "department": department,
+        "before_id": decode_cursor(cursor) if cursor else None, "page_size": limit + 1,
+    }).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
+    return ProposalPage(items=[_public(row._mapping) for row in page], next_cursor=next_cursor)
+
+
+@lru_cache(maxsize=16)
+def _page_statement(by_state: bool, by_department: bool, mine: bool, after_cursor: bool
+                    ) -> Select[Any]:
+    """The list's statement for one combination of filters, built once (building it cost more
+    than running it); every value is a bound parameter."""
+    viewer: BindParameter[int] = bindparam("viewer_id")
+    pattern: BindParameter[str] = bindparam("viewer_pattern")
     query = (
         core_select(*PAGE_COLUMNS, col(User.email).label("owner_email"),
                     col(User.name).label("owner_name"),
                     col(Department.code).label("department_code"))
         .join(User, User.id == Proposal.owner_id)  # type: ignore[arg-type]
         .join(Department, Department.id == Proposal.department_id)  # type: ignore[arg-type]
-        .where(visible_clause(grants))
+        .where(visible_clause(viewer, pattern))
     )
-    if state:
-        query = query.where(col(Proposal.state) == state)
-    if department:
-        query = query.where(col(Department.code) == department)
+    if by_state:
+        query = query.where(col(Proposal.state) == bindparam("state"))
+    if by_department:
+        query = query.where(col(Department.code) == bindparam("department"))
     if mine:
-        query = query.where(
-            or_(col(Proposal.owner_id) == grants.user.id, co_authored_by(grants.user.email))
-        )
-    if cursor:
-        query = query.where(col(Proposal.id) < decode_cursor(cursor))
-    # Through the session's connection: a Core statement has no use for the ORM's compile step.
-    rows = session.connection().execute(
-        query.order_by(col(Proposal.id).desc()).limit(limit + 1)).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
-    return ProposalPage(items=[_public(row._mapping) for row in page], next_cursor=next_cursor)
+        query = query.where(or_(col(Proposal.owner_id) == viewer, co_authored_by(pattern)))
+    if after_cursor:
+        query = query.where(col(Proposal.id) < bindparam("before_id"))
+    return query.order_by(col(Proposal.id).desc()).limit(bindparam("page_size"))
 
 
 PAGE_COLUMNS = [getattr(Proposal, name) for name in
@@ -167,13 +182,30 @@ PAGE_COLUMNS = [getattr(Proposal, name) for name in
 
 
 def _public(row: RowMapping) -> ProposalPublic:
-    return ProposalPublic.model_validate({
+    return _as_public({
         **{name: row[name] for name in PUBLIC_COLUMNS},
-        "owner": UserPublic(id=row["owner_id"], email=row["owner_email"], name=row["owner_name"]),
+        "owner": UserPublic.model_construct(id=row["owner_id"], email=row["owner_email"],
+                                            name=row["owner_name"]),
         "department": row["department_code"],
         "created_at": as_utc(row["created_at"]),
         "updated_at": as_utc(row["updated_at"]),
     })
+
+
+def _as_public(fields: dict[str, Any]) -> ProposalPublic:
+    """A stored proposal as the API shows it, without validating it again.
+
+    Its fields were validated on the way in; validating them on the way out was a fifth of the
+    time of a page. The enum columns become enums, so the answer serializes as declared; a
+    stored value the schema no longer allows goes through validation as before.
+    """
+    try:
+        fields["level"] = Level(fields["level"]) if fields["level"] else None
+        fields["modality"] = Modality(fields["modality"]) if fields["modality"] else None
+        fields["competencies"] = [Competency(c) for c in fields["competencies"] or ()]
+    except ValueError:
+        return ProposalPublic.model_validate(fields)
+    return ProposalPublic.model_construct(**fields)
 
 
 def history(session: Session, proposal_id: int) -> list[AuditEntryPublic]:
