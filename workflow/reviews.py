@@ -1,9 +1,7 @@
 """Rubric review: rubric versions, review rounds, reviewer assignment, reviews, the result."""
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +67,6 @@ def install_rubrics(session: Session, settings: Settings) -> None:
         sync_rubric_files(session, list(load_rubrics(folder)))
 
 
-@lru_cache(maxsize=64)
-def _parsed(key: str, version: int, definition_json: str) -> Rubric:
-    return parse_rubric(json.loads(definition_json), f"{key} version {version}")
-
-
 _RUBRICS = RubricVersion.__table__  # type: ignore[attr-defined]
 # Which stored row a version is: a stored version never changes, so its parsed form is kept
 # by this (the row's id and time tell apart two databases, or one emptied between tests).
@@ -101,7 +94,7 @@ def rubric_version(session: Session, key: str, version: int | None = None) -> Ru
     if rubric is None:
         row = session.get(RubricVersion, identity.id)
         assert row is not None
-        rubric = _parsed(row.key, row.version, json.dumps(row.definition, sort_keys=True))
+        rubric = parse_rubric(row.definition, f"{row.key} version {row.version}")
         if len(_by_row) > 256:
             _by_row.clear()
         _by_row[tuple(identity)] = rubric
