@@ -49,12 +49,11 @@ def get_current_grants(
     engine: Annotated[Engine, Depends(get_engine)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Grants:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorized()
+    token = bearer_token(credentials)
     # Its own session: a request's read session must take its snapshot after the request's
     # write, not before it.
     with read_session(engine) as session:
-        grants = grants_for_token(session, credentials.credentials)
+        grants = grants_for_token(session, token)
     if grants is None:
         raise unauthorized()
     return grants
@@ -125,13 +124,18 @@ def unauthorized() -> HTTPException:
                          headers={"WWW-Authenticate": "Bearer"})
 
 
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The token a request carries, or a 401 before any database work."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized()
+    return credentials.credentials
+
+
 async def get_api(
     engine: Annotated[Engine, Depends(get_engine)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Api:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorized()
-    return Api(engine, credentials.credentials)
+    return Api(engine, bearer_token(credentials))
 
 
 ApiDep = Annotated[Api, Depends(get_api)]
