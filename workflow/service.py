@@ -168,8 +168,7 @@ def apply(
     channel = str(via)
     comment = comment.strip() if comment and comment.strip() else None
     proposal = _locked(session, proposal_id)
-    if grants is None or grants.user.id != actor.id:
-        grants = grants_of(session, actor)
+    grants = _grants(session, actor, grants)
     who = standing(grants, proposal)
     state = State(proposal.state)
     row: Transition | None = None
@@ -215,6 +214,11 @@ def apply(
         listener(session, proposal, event)
     session.commit()
     return proposal
+
+
+def _grants(session: Session, actor: User, given: Grants | None) -> Grants:
+    """The actor's roles: as the request already read them, or from the database."""
+    return given if given is not None and given.user.id == actor.id else grants_of(session, actor)
 
 
 def _claimable_roles(trigger: str, state: State) -> list[str]:
@@ -303,11 +307,12 @@ def visible_proposal(session: Session, proposal_id: int, grants: Grants) -> Prop
 
 
 def create_proposal(
-    session: Session, data: ProposalCreate, actor: User, via: str | Channel
+    session: Session, data: ProposalCreate, actor: User, via: str | Channel,
+    grants: Grants | None = None,
 ) -> Proposal:
     """Start a draft owned by the actor in one of their departments."""
     department = session.exec(select(Department).where(Department.code == data.department)).first()
-    grants = grants_of(session, actor)
+    grants = _grants(session, actor, grants)
     try:
         if department is None:
             raise Unprocessable([{"loc": ["body", "department"], "msg": "unknown department",
@@ -353,13 +358,13 @@ REQUIRED_FIELDS = frozenset(
 
 
 def edit_proposal(
-    session: Session, proposal_id: int, changes: ProposalUpdate, actor: User, via: str | Channel
+    session: Session, proposal_id: int, changes: ProposalUpdate, actor: User, via: str | Channel,
+    grants: Grants | None = None,
 ) -> Proposal:
     """Apply an owner's edit in draft or returned; audit each changed field before and after."""
     channel = str(via)
     proposal = _locked(session, proposal_id)
-    grants = grants_of(session, actor)
-    who = standing(grants, proposal)
+    who = standing(_grants(session, actor, grants), proposal)
     state = State(proposal.state)
     requested = changes.model_dump(exclude_unset=True, exclude={"version"}, mode="json")
     try:

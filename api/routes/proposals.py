@@ -81,7 +81,8 @@ def answer(session: Session, proposal: Proposal) -> ProposalPublic:
              responses={201: PROPOSAL_LINKS, **errors.responses(400, 401, 403, 422)})
 async def create_proposal(body: ProposalCreate, api: ApiDep) -> ProposalPublic:
     def create(session: Session, me: Grants) -> ProposalPublic:
-        return answer(session, service.create_proposal(session, body, me.user, Channel.API))
+        return answer(session, service.create_proposal(session, body, me.user, Channel.API,
+                                                       grants=me))
 
     return await api.write(create)
 
@@ -115,7 +116,7 @@ async def edit_proposal(
 ) -> ProposalPublic:
     def edit(session: Session, me: Grants) -> ProposalPublic:
         return answer(session, service.edit_proposal(session, proposal_id, body, me.user,
-                                                 Channel.API))
+                                                     Channel.API, grants=me))
 
     return await api.write(edit)
 
