@@ -368,10 +368,16 @@ class Driver:
 
 
 def run_lifecycles(urls: list[str], cast: Cast, count: int, clients: int,
-                   deadline: float = 120) -> list[Lifecycle]:
+                   deadline: float = 120, lives: list[Lifecycle] | None = None
+                   ) -> list[Lifecycle]:
+    """Drive `count` lifecycles; given `lives` (empty), it is filled first, so another thread
+    can watch the load's progress."""
     driver = Driver(urls, deadline=deadline)
+    if lives is None:
+        lives = []
+    lives.extend(Lifecycle(n, cast) for n in range(count))
     with ThreadPoolExecutor(clients) as pool:
-        return list(pool.map(driver.run, [Lifecycle(n, cast) for n in range(count)]))
+        return list(pool.map(driver.run, lives))
 
 
 # --- what the database says ----------------------------------------------------------------

@@ -34,6 +34,15 @@ def assert_acknowledged_in_trail(engine: Engine, lives: list[Lifecycle]) -> None
         assert all(step in told for step in life.accepted), (life.accepted, steps)
 
 
+def wait_until_under_way(lives: list[Lifecycle], answers: int = 100) -> None:
+    """Wait until the load has had `answers` answers: a fault goes in mid-load by the load's
+    own progress, not by the clock (a faster service once finished before a fault two
+    seconds in)."""
+    deadline = time.monotonic() + 60
+    while sum(len(life.statuses) for life in lives) < answers and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def assert_chain_verifies(engine: Engine) -> None:
     with Session(engine) as session:
         result = audit.verify(session)
@@ -59,8 +68,10 @@ def test_a_web_process_killed_mid_load_leaves_every_state_matching_its_audit_tra
         for web in webs:
             web.wait_ready()
 
+        under_way: list[Lifecycle] = []
+
         def kill_and_restart() -> None:
-            time.sleep(2)
+            wait_until_under_way(under_way)
             webs[0].kill()  # SIGKILL: no shutdown, requests in flight are cut
             time.sleep(0.5)
             webs[0].start()
@@ -68,7 +79,7 @@ def test_a_web_process_killed_mid_load_leaves_every_state_matching_its_audit_tra
 
         killer = threading.Thread(target=kill_and_restart)
         killer.start()
-        lives = run_lifecycles([w.url for w in webs], cast, 60, 16)
+        lives = run_lifecycles([w.url for w in webs], cast, 60, 16, lives=under_way)
         killer.join()
     finally:
         deployment.stop()
@@ -98,8 +109,10 @@ def test_postgresql_restarted_mid_load_gives_503_with_retry_after_then_success(
         deployment.add("worker")
         web.wait_ready()
 
+        under_way: list[Lifecycle] = []
+
         def restart() -> None:
-            time.sleep(2)
+            wait_until_under_way(under_way)
             throwaway_postgres.ctl("-m", "fast", "stop")
             time.sleep(1.5)  # down long enough that requests meet the closed port
             throwaway_postgres.ctl("-l", str(throwaway_postgres.data.parent / "log"), "-w",
@@ -108,7 +121,7 @@ def test_postgresql_restarted_mid_load_gives_503_with_retry_after_then_success(
 
         restarter = threading.Thread(target=restart)
         restarter.start()
-        driver_lives = run_lifecycles([web.url], cast, 80, 16, deadline=90)
+        driver_lives = run_lifecycles([web.url], cast, 80, 16, deadline=90, lives=under_way)
         restarter.join()
         engine = build_engine(throwaway_postgres.url, pool_size=2)
         wait_for_outbox(engine, timeout=30)
