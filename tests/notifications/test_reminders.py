@@ -112,7 +112,9 @@ def test_a_digest_user_gets_one_daily_digest_instead_of_requests_and_reminders(
     assert [to for to, _ in queued(engine, "submitted")].count("lead@arizona.edu") == 0
 
     settings = settings.model_copy(update={"digest_hour": 0})
-    day = utcnow() + timedelta(days=8)
+    # Noon, eight and a half days or more on: an hour later is still the same date (a run
+    # after 23:00 UTC crossed midnight, where the next day's digest is rightly due).
+    day = (utcnow() + timedelta(days=9)).replace(hour=12, minute=0, second=0, microsecond=0)
     report = schedule(engine, settings, day)
     assert (report.digests, report.reminders) == (1, 0)  # the digest replaces the reminders
     assert schedule(engine, settings, day + timedelta(hours=1)).digests == 0
