@@ -258,11 +258,13 @@ class PageHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        seed = Request(scope).cookies.get(CSRF_COOKIE)
-        csrf_seed = seed or secrets.token_urlsafe(24)
-        scope.setdefault("state", {})["csrf_seed"] = csrf_seed
         path: str = scope["path"]
         page = is_page_path(path)
+        # Only pages have forms: the JSON API neither reads nor sets the CSRF cookie (reading
+        # the cookies and 24 random bytes per call cost a twentieth of a lean API call).
+        seed = Request(scope).cookies.get(CSRF_COOKIE) if page else None
+        csrf_seed = (seed or secrets.token_urlsafe(24)) if page else ""
+        scope.setdefault("state", {})["csrf_seed"] = csrf_seed
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -5,8 +5,8 @@ transition, in one write transaction opened exactly as the service opens its
 own (`write_session`, BEGIN IMMEDIATE behind the engine's writer lock): read
 the proposal's state, one UPDATE of its state and version, one INSERT of an
 audit entry hashed like the real ones, as Core statements built once. It has
-the JSON API's shape (an async route, one trip to the same worker threads,
-`api.deps.in_worker_thread`), but no authentication, no access or
+the JSON API's shape (an async route, its database work run where the service runs its
+own, `api.deps.database_work`), but no authentication, no access or
 separation-of-duties checks, no state machine, no pre-screen, no outbox event,
 no audit head and no response model beyond a small dict. The gap between it and
 a real transition is what the workflow costs.
@@ -36,9 +36,10 @@ from sqlalchemy import Engine, bindparam, select, text
 from uvicorn.supervisors import Multiprocess
 
 from api.app import create_app
-from api.deps import in_worker_thread
+from api.deps import database_work
 from plumbing.database import build_engine, read_session, write_session
 from plumbing.settings import Settings
+from plumbing.statements import Prepared
 from workflow.audit import GENESIS_HASH, entry_hash
 from workflow.models import AuditEntry, Proposal
 
@@ -59,52 +60,52 @@ def add_baseline_route(app: FastAPI, engine: Engine) -> None:
             {"low": block, "high": block + BASELINE_BLOCK}).scalar() or 0
     next_seq = itertools.count(max(highest, block) + 1)
     proposals, entries = Proposal.__table__, AuditEntry.__table__  # type: ignore[attr-defined]
-    # Locked on PostgreSQL, as the door locks the row it changes; built once, as the door's are.
-    read_state = (select(proposals.c.state, proposals.c.version)
-                  .where(proposals.c.id == bindparam("proposal_id")).with_for_update())
-    move = proposals.update().where(proposals.c.id == bindparam("proposal_id"))
-    add_entry = entries.insert()
+    # Locked on PostgreSQL, as the door locks the row it changes; prepared once and run on the
+    # driver's cursor, as the door's are (plumbing.statements).
+    read_state = Prepared(select(proposals.c.state, proposals.c.version)
+                          .where(proposals.c.id == bindparam("proposal_id")).with_for_update())
+    move = Prepared(proposals.update().where(proposals.c.id == bindparam("proposal_id")))
+    add_entry = Prepared(entries.insert())
 
     def transition(proposal_id: int) -> dict[str, object]:
         with write_session(engine) as session:
-            connection = session.connection()
-            row = connection.execute(read_state, {"proposal_id": proposal_id}).first()
+            row = read_state.first(session, {"proposal_id": proposal_id})
             if row is None:
                 raise HTTPException(404, "no such proposal")
-            state, version = row
+            state, version = row["state"], row["version"]
             new_state = FLIP.get(state, "rubric_review")
             now = datetime.now(UTC)
-            connection.execute(move, {"state": new_state, "version": version + 1,
-                                      "updated_at": now, "proposal_id": proposal_id})
+            move.run(session, {"state": new_state, "version": version + 1,
+                               "updated_at": now, "proposal_id": proposal_id})
             entry = SimpleNamespace(
                 seq=next(next_seq), at=now, actor_id=None, actor_email=None,
                 role=None, channel="api", action="baseline", outcome="accepted",
                 from_state=state, to_state=new_state, proposal_id=proposal_id,
                 version=version + 1, detail={}, prev_hash=GENESIS_HASH)
-            connection.execute(add_entry, {**vars(entry),
-                                           "hash": entry_hash(entry)})  # type: ignore[arg-type]
+            add_entry.run(session, {**vars(entry),
+                                    "hash": entry_hash(entry)})  # type: ignore[arg-type]
             session.commit()
         return {"id": proposal_id, "state": new_state, "version": version + 1}
 
-    # The request's shape is the JSON API's (api.deps.Api): an async route and one trip to the
-    # same worker threads (api.deps.in_worker_thread), so the two differ only in what the
+    # The request's shape is the JSON API's (api.deps.Api): an async route, its work run where
+    # the service runs its own (api.deps.database_work), so the two differ only in what the
     # workflow does.
     @app.post("/bench/baseline/{proposal_id}", include_in_schema=False)
     async def baseline_transition(proposal_id: int) -> dict[str, object]:
-        return await in_worker_thread(engine, True, lambda: transition(proposal_id))
+        return await database_work(engine, True, lambda: transition(proposal_id))
 
-    read_row = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
+    read_row = Prepared(select(proposals).where(proposals.c.id == bindparam("proposal_id")))
 
     def read(proposal_id: int) -> dict[str, object]:
         with read_session(engine) as session:
-            row = session.connection().execute(read_row, {"proposal_id": proposal_id}).first()
+            row = read_row.first(session, {"proposal_id": proposal_id})
         if row is None:
             raise HTTPException(404, "no such proposal")
-        return {"id": row.id, "state": row.state, "title": row.title}
+        return {"id": row["id"], "state": row["state"], "title": row["title"]}
 
     @app.get("/bench/baseline-read/{proposal_id}", include_in_schema=False)
     async def baseline_read(proposal_id: int) -> dict[str, object]:
-        return await in_worker_thread(engine, False, lambda: read(proposal_id))
+        return await database_work(engine, False, lambda: read(proposal_id))
 
 
 def resident_kib() -> int:

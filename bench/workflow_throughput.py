@@ -456,6 +456,11 @@ def throughput_part(folder: Path, steps: int, *, postgres_url: str | None = None
 def measure_throughput(folder: Path, steps: int, database: Database, workers: int
                        ) -> dict[str, Any]:
     with running_server(database, folder, workers) as base:
+        # Both loads once, unmeasured, before either is measured: a fresh server and database
+        # are slower for the first few hundred writes (the WAL file grows, caches fill), and the
+        # route measured second would otherwise get the warm server the first one left.
+        run_workflow(base, database, "server warm-up", 3 * WARMUP_STEPS)
+        run_baseline(base, database, "server warm-up", 3 * WARMUP_STEPS)
         workflow = run_workflow(base, database, "workflow (submit/approve/return/resubmit)",
                                 steps)
         alone = run_workflow(base, database, "workflow, 1 client (no queueing)", SOLO_STEPS, 1)

@@ -22,6 +22,7 @@ from notifications.recipients import Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
 from plumbing.database import read_session, write_session
 from plumbing.settings import Settings, get_settings
+from plumbing.statements import Prepared
 from workflow import audit
 from workflow.errors import Conflict, NotFound
 from workflow.machine import State
@@ -64,7 +65,7 @@ class Envelope:
 
 
 OUTBOX_INSERT = OutboxMessage.__table__.insert()  # type: ignore[attr-defined]
-EVENT_INSERT = OutboxEvent.__table__.insert()  # type: ignore[attr-defined]
+EVENT_INSERT = Prepared(OutboxEvent.__table__.insert())  # type: ignore[attr-defined]
 log = logging.getLogger(__name__)
 
 ContextHook = Callable[[Session, Envelope], Mapping[str, Any]]
@@ -362,7 +363,7 @@ class Notice:
 
 def record(session: Session, notice: Notice) -> None:
     """Put the event into the caller's transaction: one small INSERT, rendered later."""
-    session.connection().execute(EVENT_INSERT, {
+    EVENT_INSERT.run(session, {
         "event": notice.event.value, "proposal_id": notice.proposal_id,
         "state": notice.state.value, "version": notice.version, "actor_id": notice.actor_id,
         "comment": notice.comment, "named": list(notice.named), "created_at": utcnow(),

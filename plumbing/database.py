@@ -9,9 +9,11 @@ sleeping with back-off, which left p99 near seconds under 16 writers.
 """
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +26,27 @@ from plumbing.settings import get_settings
 
 READ_ONLY = {"sqlite_begin": "DEFERRED"}
 log = logging.getLogger(__name__)
+
+
+class WriterBusy(Exception):
+    """A write that was asked not to wait (`first_write_without_waiting`) found SQLite's writer
+    taken, by another thread of this process or by another process; nothing had begun."""
+
+
+# One flag per `first_write_without_waiting` scope, spent by the scope's first BEGIN.
+_no_wait: ContextVar[list[bool] | None] = ContextVar("microcred_sqlite_no_wait", default=None)
+
+
+@contextmanager
+def first_write_without_waiting() -> Iterator[None]:
+    """Within this scope the first SQLite write transaction begins only if it need not wait
+    for the writer (else `WriterBusy`, before anything happened); later ones wait as always,
+    so work that has committed something is never refused half-way."""
+    token = _no_wait.set([True])
+    try:
+        yield
+    finally:
+        _no_wait.reset(token)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -46,7 +69,13 @@ def build_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10
     )
 
 
+def sqlite_busy_timeout(engine: Engine) -> float:
+    """How long, in seconds, a write to this SQLite engine may wait for the writer."""
+    return float(engine.__dict__.get("_microcred_busy_timeout_ms", 30_000)) / 1000
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    engine.__dict__["_microcred_busy_timeout_ms"] = busy_timeout_ms
     writer = threading.Lock()
     holders: set[int] = set()  # ids of the DBAPI connections holding `writer`
 
@@ -93,17 +122,41 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         raw = connection.connection.dbapi_connection
+        flag = _no_wait.get()
+        without_waiting = bool(flag and flag[0])
+        if flag:
+            flag[0] = False
         # Re-entrant per connection: Alembic ends some transactions with plain SQL.
         if mode == "IMMEDIATE" and id(raw) not in holders:
-            if not writer.acquire(timeout=busy_timeout_ms / 1000):
+            if without_waiting:
+                if not writer.acquire(blocking=False):
+                    raise WriterBusy("another thread of this process is writing")
+            elif not writer.acquire(timeout=busy_timeout_ms / 1000):
                 raise OperationalError("BEGIN IMMEDIATE", None,
                                        Exception("database is busy: writers queued too long"))
             holders.add(id(raw))
+        if not (without_waiting and mode == "IMMEDIATE"):
+            try:
+                connection.exec_driver_sql(f"BEGIN {mode}")
+            except BaseException:
+                release(raw)
+                raise
+            return
+        # Another process may hold SQLite's own write lock: ask once, without its busy wait.
+        assert raw is not None
+        raw.execute("PRAGMA busy_timeout=0")
         try:
-            connection.exec_driver_sql(f"BEGIN {mode}")
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            release(raw)
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            raise WriterBusy("another process is writing") from error
         except BaseException:
             release(raw)
             raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
 
 @lru_cache(maxsize=8)

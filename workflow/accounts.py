@@ -8,6 +8,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from plumbing.statements import Prepared
 from workflow.access import Grants
 from workflow.errors import Conflict, Unprocessable
 from workflow.models import (
@@ -20,6 +21,7 @@ from workflow.models import (
     RoleGrant,
     RolePublic,
     User,
+    from_row,
 )
 
 TOKEN_PREFIX = "mc_"
@@ -96,9 +98,9 @@ def user_for_token(session: Session, token: str) -> User | None:
 _USERS = User.__table__  # type: ignore[attr-defined]
 _TOKENS = ApiToken.__table__  # type: ignore[attr-defined]
 _GRANTS = RoleGrant.__table__  # type: ignore[attr-defined]
-# Every API request asks this, so it is one Core statement built once: the ORM's version of
-# the same query cost ten times as much as running it.
-TOKEN_GRANTS = (
+# Every API request asks this, so it is one statement prepared once: the ORM's version of the
+# same query cost ten times as much as running it.
+TOKEN_GRANTS = Prepared(
     sa_select(*_USERS.c, _GRANTS.c.role.label("granted_role"),
               _GRANTS.c.department_id.label("granted_department"))
     .select_from(_TOKENS.join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
@@ -113,15 +115,16 @@ def grants_for_token(session: Session, token: str) -> Grants | None:
 
     The user is not attached to the session: the caller reads it, nobody writes it back.
     """
-    rows = session.connection().execute(TOKEN_GRANTS, {"token_hash": hash_token(token)}).all()
+    rows = TOKEN_GRANTS.rows(session, {"token_hash": hash_token(token)})
     if not rows:
         return None
-    first = rows[0]._mapping
-    user = User(**{name: first[name] for name in USER_COLUMNS})
-    global_roles = frozenset(Role(row.granted_role) for row in rows
-                             if row.granted_role and row.granted_department is None)
-    department_roles = frozenset((Role(row.granted_role), row.granted_department) for row in rows
-                                 if row.granted_role and row.granted_department is not None)
+    first = rows[0]
+    user = from_row(User, {name: first[name] for name in USER_COLUMNS})
+    granted = [(row["granted_role"], row["granted_department"]) for row in rows
+               if row["granted_role"]]
+    global_roles = frozenset(Role(role) for role, department in granted if department is None)
+    department_roles = frozenset((Role(role), department) for role, department in granted
+                                 if department is not None)
     return Grants(user, global_roles, department_roles)
 
 

@@ -11,16 +11,17 @@ from typing import Any, cast
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from plumbing.statements import Prepared
 from workflow.models import AuditEntry, AuditHead, User, as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
-AUDIT_INSERT = AuditEntry.__table__.insert()  # type: ignore[attr-defined]
+AUDIT_INSERT = Prepared(AuditEntry.__table__.insert())  # type: ignore[attr-defined]
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 # The one-row head names the last entry, so appending never scans; its row lock (PostgreSQL)
 # or SQLite's single writer serialises the appenders.
-READ_HEAD = (sa_select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1)
-             .with_for_update())
-MOVE_HEAD = _HEAD.update().where(_HEAD.c.id == 1)
+READ_HEAD = Prepared(sa_select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1)
+                     .with_for_update())
+MOVE_HEAD = Prepared(_HEAD.update().where(_HEAD.c.id == 1))
 HASHED_FIELDS = (
     "seq", "at", "actor_id", "actor_email", "role", "channel", "action", "outcome",
     "from_state", "to_state", "proposal_id", "version", "detail", "prev_hash",
@@ -79,10 +80,11 @@ def append_many(session: Session, at: datetime, entries: Sequence[Mapping[str, A
         return
     if session.new:
         session.flush()  # an entry may name a row the caller has only just added
-    # Core statements on the session's connection, executed at once: the head moves before the
+    # Prepared statements in the session's transaction, run at once: the head moves before the
     # next append reads it, and the ORM's unit of work costs more than these three statements.
-    connection = session.connection()
-    seq, prev_hash = connection.execute(READ_HEAD).one()
+    head = READ_HEAD.first(session)
+    assert head is not None, "the audit head row is made by the first migration"
+    seq, prev_hash = head["last_seq"], head["last_hash"]
     rows = []
     for given in entries:
         seq += 1
@@ -95,8 +97,8 @@ def append_many(session: Session, at: datetime, entries: Sequence[Mapping[str, A
         # A plain namespace to hash: a SQLModel object per entry costs more than the hash.
         prev_hash = entry_hash(cast(AuditEntry, SimpleNamespace(**fields)))
         rows.append({**fields, "hash": prev_hash})
-    connection.execute(AUDIT_INSERT, rows)
-    connection.execute(MOVE_HEAD, {"last_seq": seq, "last_hash": prev_hash})
+    AUDIT_INSERT.run(session, rows)
+    MOVE_HEAD.run(session, {"last_seq": seq, "last_hash": prev_hash})
 
 
 def record_refusal(

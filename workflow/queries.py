@@ -2,7 +2,7 @@
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -38,25 +38,38 @@ _PROPOSALS = Proposal.__table__  # type: ignore[attr-defined]
 _USERS = User.__table__  # type: ignore[attr-defined]
 _DEPARTMENTS = Department.__table__  # type: ignore[attr-defined]
 # Built once: every answer naming a proposal runs it.
+OWNER_COLUMNS = (_USERS.c.email.label("owner_email"), _USERS.c.name.label("owner_name"),
+                 _DEPARTMENTS.c.code.label("department_code"))
 OWNERS_AND_CODES = (
-    core_select(_PROPOSALS.c.id, _USERS.c.email, _USERS.c.name, _DEPARTMENTS.c.code)
+    core_select(_PROPOSALS.c.id, *OWNER_COLUMNS)
     .select_from(_PROPOSALS.join(_USERS, _USERS.c.id == _PROPOSALS.c.owner_id)
                  .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _PROPOSALS.c.department_id))
-    .where(_PROPOSALS.c.id.in_(bindparam("ids", expanding=True)))
 )
+OWNERS_OF = OWNERS_AND_CODES.where(_PROPOSALS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 # Per proposal id: its owner's email and name, and its department's code.
 Owners = dict[int, tuple[str, str, str]]
+# Where a session keeps the owners its reads have seen (owner and department never change).
+_SEEN_OWNERS = "microcred_owners"
 
 
-def owners_and_codes(session: Session, proposal_ids: Sequence[int | None], *,
-                     lock: bool = False) -> Owners:
-    """Who owns each proposal and where it lives; `lock` takes the proposals' row locks (as
-    the door will), so a transition's answer can be read in the transition's transaction."""
-    statement = OWNERS_AND_CODES.with_for_update(of=_PROPOSALS) if lock else OWNERS_AND_CODES
-    rows = session.connection().execute(statement, {"ids": list(proposal_ids)}).all()
-    return {pid: (email, name, code) for pid, email, name, code in rows}
+def remember_owners(session: Session, proposal_id: int, row: Mapping[str, Any]) -> None:
+    """Keep what a read with OWNER_COLUMNS saw, so answers in this session need no second read."""
+    session.info.setdefault(_SEEN_OWNERS, {})[proposal_id] = (
+        row["owner_email"], row["owner_name"], row["department_code"])
+
+
+def owners_and_codes(session: Session, proposal_ids: Sequence[int | None]) -> Owners:
+    """Who owns each proposal and where it lives: what this session has seen, and one query for
+    the rest."""
+    seen: Owners = session.info.get(_SEEN_OWNERS, {})
+    found = {pid: seen[pid] for pid in proposal_ids if pid in seen}
+    missing = [pid for pid in proposal_ids if pid not in found]
+    if missing:
+        rows = session.connection().execute(OWNERS_OF, {"ids": missing}).all()
+        found.update({pid: (email, name, code) for pid, email, name, code in rows})
+    return found
 
 
 def present(session: Session, proposals: Sequence[Proposal], owners: Owners | None = None

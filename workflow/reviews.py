@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from plumbing.settings import Settings, get_settings
+from plumbing.statements import Prepared
 from rubric.definitions import Rubric, RubricError, load_rubrics, parse_rubric
 from rubric.scoring import Result, ReviewError, score, validate_review
 from rubric.scoring import Review as ScoredReview
@@ -71,10 +72,11 @@ _RUBRICS = RubricVersion.__table__  # type: ignore[attr-defined]
 # Which stored row a version is: a stored version never changes, so its parsed form is kept
 # by this (the row's id and time tell apart two databases, or one emptied between tests).
 _IDENTITY = (_RUBRICS.c.id, _RUBRICS.c.key, _RUBRICS.c.version, _RUBRICS.c.created_at)
-NEWEST_RUBRIC = (sa_select(*_IDENTITY).where(_RUBRICS.c.key == bindparam("key"))
-                 .order_by(_RUBRICS.c.version.desc()).limit(1))
-ONE_RUBRIC = sa_select(*_IDENTITY).where(_RUBRICS.c.key == bindparam("key"),
-                                          _RUBRICS.c.version == bindparam("version"))
+# Every approval into rubric review asks for the newest: prepared (plumbing.statements).
+NEWEST_RUBRIC = Prepared(sa_select(*_IDENTITY).where(_RUBRICS.c.key == bindparam("key"))
+                         .order_by(_RUBRICS.c.version.desc()).limit(1))
+ONE_RUBRIC = Prepared(sa_select(*_IDENTITY).where(_RUBRICS.c.key == bindparam("key"),
+                                                  _RUBRICS.c.version == bindparam("version")))
 _by_row: dict[tuple[Any, ...], Rubric] = {}
 
 
@@ -87,17 +89,18 @@ def rubric_version(session: Session, key: str, version: int | None = None) -> Ru
         return read[(key, version)]
     query, given = ((NEWEST_RUBRIC, {"key": key}) if version is None
                     else (ONE_RUBRIC, {"key": key, "version": version}))
-    identity = session.connection().execute(query, given).first()
-    if identity is None:
+    found = query.first(session, given)
+    if found is None:
         raise NotFound(f"no rubric {key}" + (f" version {version}" if version else ""))
-    rubric = _by_row.get(tuple(identity))
+    identity = tuple(found.values())
+    rubric = _by_row.get(identity)
     if rubric is None:
-        row = session.get(RubricVersion, identity.id)
+        row = session.get(RubricVersion, found["id"])
         assert row is not None
         rubric = parse_rubric(row.definition, f"{row.key} version {row.version}")
         if len(_by_row) > 256:
             _by_row.clear()
-        _by_row[tuple(identity)] = rubric
+        _by_row[identity] = rubric
     read[(rubric.key, rubric.version)] = rubric
     return rubric
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from plumbing.statements import Prepared
 from rubric.checks import Check, prescreen
 from rubric.checks import errors as check_errors
 from workflow import audit, badges, queries, reviews
@@ -54,6 +55,9 @@ from workflow.models import (
     ProposalUpdate,
     User,
     as_utc,
+    attach,
+    from_row,
+    held_or_read,
     utcnow,
 )
 
@@ -82,25 +86,35 @@ TransitionListener = Callable[[Session, Proposal, TransitionApplied], None]
 transition_listeners: list[TransitionListener] = []
 
 
-# Built once: a statement made per call costs more than running it. populate_existing, so a
-# proposal the session already holds (an email action's preview read it) is read afresh.
-LOCK_PROPOSAL = (select(Proposal).where(col(Proposal.id) == bindparam("proposal_id"))
-                 .with_for_update().execution_options(populate_existing=True))
-# The SET clause comes from each call's parameters.
+# Built once: a statement made per call costs more than running it. The row with its owner's
+# name and department's code, which a transition never changes, so its answer needs no second
+# read (`queries.remember_owners`); FOR UPDATE OF the proposal on PostgreSQL.
 _PROPOSALS = Proposal.__table__  # type: ignore[attr-defined]
-MOVE_PROPOSAL = _PROPOSALS.update().where(_PROPOSALS.c.id == bindparam("proposal_id"))
+PROPOSAL_COLUMNS = tuple(column.key for column in _PROPOSALS.c)
+LOCK_PROPOSAL = Prepared(
+    queries.OWNERS_AND_CODES.with_only_columns(*_PROPOSALS.c, *queries.OWNER_COLUMNS)
+    .where(_PROPOSALS.c.id == bindparam("proposal_id")).with_for_update(of=_PROPOSALS)
+)
+# The SET clause comes from each call's parameters.
+MOVE_PROPOSAL = Prepared(
+    _PROPOSALS.update().where(_PROPOSALS.c.id == bindparam("proposal_id")))
 
 
-def _locked(session: Session, proposal_id: int) -> Proposal:
-    proposal = session.execute(LOCK_PROPOSAL, {"proposal_id": proposal_id}).scalars().first()
-    if proposal is None:
+def _locked(session: Session, proposal_id: int, *, to_edit: bool = False) -> Proposal:
+    """The proposal under its row lock, read afresh even when the session holds it already (an
+    email action's preview read it). Only an edit, which the session flushes, needs it in the
+    session; a transition writes its one row itself (`_write`)."""
+    values = LOCK_PROPOSAL.first(session, {"proposal_id": proposal_id})
+    if values is None:
         raise NotFound("no such proposal")
-    return proposal
+    queries.remember_owners(session, proposal_id, values)
+    read = from_row(Proposal, {name: values[name] for name in PROPOSAL_COLUMNS})
+    return attach(session, read) if to_edit else held_or_read(session, read)
 
 
 def _write(session: Session, proposal: Proposal, changes: dict[str, Any]) -> None:
     """One UPDATE of the locked row; the session's object shows the change without a flush."""
-    session.connection().execute(MOVE_PROPOSAL, {**changes, "proposal_id": proposal.id})
+    MOVE_PROPOSAL.run(session, {**changes, "proposal_id": proposal.id})
     for name, value in changes.items():
         set_committed_value(proposal, name, value)
 
@@ -363,7 +377,7 @@ def edit_proposal(
 ) -> Proposal:
     """Apply an owner's edit in draft or returned; audit each changed field before and after."""
     channel = str(via)
-    proposal = _locked(session, proposal_id)
+    proposal = _locked(session, proposal_id, to_edit=True)
     who = standing(_grants(session, actor, grants), proposal)
     state = State(proposal.state)
     requested = changes.model_dump(exclude_unset=True, exclude={"version"}, mode="json")

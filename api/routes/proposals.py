@@ -2,8 +2,8 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, status
-from sqlmodel import Session
+from fastapi import APIRouter, Body, Path, Query, Response, status
+from sqlmodel import Session, SQLModel
 from starlette.convertors import Convertor, register_url_convertor
 
 from api import errors
@@ -72,6 +72,14 @@ PROPOSAL_LINKS = _links("$response.body#/id", with_trigger="submit")
 ACTION_LINKS = _links("$request.path.proposal_id", with_trigger="$response.body#/0/trigger")
 
 
+def as_json(model: SQLModel, status_code: int = status.HTTP_200_OK) -> Response:
+    """An answer FastAPI sends as it is, its JSON made with the database work. Its models are
+    built from stored rows (`queries.present`), so FastAPI's validating them once more against
+    the route's `response_model` (which still documents them) only cost time: a tenth of a
+    transition's."""
+    return Response(model.model_dump_json(), status_code, media_type="application/json")
+
+
 def answer(session: Session, proposal: Proposal) -> ProposalPublic:
     """The proposal as it now stands, read in a transaction after the write's commit."""
     return queries.present(reading(session), [proposal])[0]
@@ -87,7 +95,7 @@ async def create_proposal(body: ProposalCreate, api: ApiDep) -> ProposalPublic:
     return await api.write(create)
 
 
-@router.get("", responses=errors.responses(401, 422))
+@router.get("", response_model=ProposalPage, responses=errors.responses(401, 422))
 async def list_proposals(
     api: ApiDep,
     state: State | None = None,
@@ -95,17 +103,18 @@ async def list_proposals(
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
-) -> ProposalPage:
-    return await api.read(lambda session, me: queries.list_proposals(
+) -> Response:
+    return await api.read(lambda session, me: as_json(queries.list_proposals(
         session, me, state=state.value if state else None, department=department, mine=mine,
         limit=limit, cursor=cursor,
-    ))
+    )))
 
 
-@router.get("/{proposal_id}", responses=errors.responses(401, 404, 422))
-async def get_proposal(proposal_id: ProposalId, api: ApiDep) -> ProposalPublic:
-    return await api.read(lambda session, me: queries.present(
-        session, [service.visible_proposal(session, proposal_id, me)])[0])
+@router.get("/{proposal_id}", response_model=ProposalPublic,
+            responses=errors.responses(401, 404, 422))
+async def get_proposal(proposal_id: ProposalId, api: ApiDep) -> Response:
+    return await api.read(lambda session, me: as_json(queries.present(
+        session, [service.visible_proposal(session, proposal_id, me)])[0]))
 
 
 @router.patch("/{proposal_id}",
@@ -153,7 +162,7 @@ async def proposal_history(proposal_id: ProposalId, api: ApiDep) -> list[AuditEn
     return await api.read(history)
 
 
-@router.post("/{proposal_id}/{trigger:trigger}",
+@router.post("/{proposal_id}/{trigger:trigger}", response_model=ProposalPublic,
              responses={200: _links("$response.body#/id"),
                         **errors.responses(400, 401, 403, 404, 409, 422,
                                            e404="Unknown proposal or trigger")})
@@ -162,15 +171,13 @@ async def fire_trigger(
     trigger: str,
     api: ApiDep,
     body: Annotated[TriggerRequest | None, Body()] = None,
-) -> ProposalPublic:
+) -> Response:
     given = body or TriggerRequest()
 
-    def fire(session: Session, me: Grants) -> ProposalPublic:
-        # A transition changes neither owner nor department: read them under the row lock in
-        # the transition's own transaction, so the answer needs no second one.
-        owners = queries.owners_and_codes(session, [proposal_id], lock=True)
+    def fire(session: Session, me: Grants) -> Response:
+        # The door's locked read saw the owner and department, so the answer reads nothing.
         proposal = service.apply(session, proposal_id, trigger, me.user, Channel.API,
                                  comment=given.comment, version=given.version, grants=me)
-        return queries.present(session, [proposal], owners)[0]
+        return as_json(queries.present(session, [proposal])[0])
 
     return await api.write(fire)
