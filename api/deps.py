@@ -74,8 +74,8 @@ T = TypeVar("T")
 #
 # On SQLite, on the event loop itself: the work is CPU under the process's one GIL and SQLite
 # answers from memory, so a thread buys nothing, and handing the GIL back and forth at every
-# statement cost more than the work. Measured with 16 clients, a transition went from 2.2 to
-# 1.3 ms of CPU (450/s to 760/s), the same-writes baseline from 1.15 to 0.66 ms. The loop never
+# statement cost more than the work. Measured with 16 clients, a transition went from 2.2-2.8
+# to 1.5-2.0 ms of CPU, the same-writes baseline from 1.15-1.22 to 0.66-0.88 ms. The loop never
 # blocks on a lock: a write that would wait for the writer (another thread or process writing)
 # steps aside and tries again a moment later.
 #

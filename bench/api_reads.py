@@ -2,7 +2,7 @@
 
 Run by hand from the repository root:
 
-    .venv/bin/python bench/api_reads.py             # about 4 minutes
+    .venv/bin/python bench/api_reads.py             # about 3 minutes
     .venv/bin/python bench/api_reads.py --quick     # 10,000 proposals, 15 s of load
 
 One SQLite file with 100,000 complete proposals (bulk inserted as in

@@ -2,7 +2,7 @@
 
 Run by hand from the repository root:
 
-    .venv/bin/python bench/workflow_throughput.py            # full: a few minutes
+    .venv/bin/python bench/workflow_throughput.py            # full: about a minute
     .venv/bin/python bench/workflow_throughput.py --quick    # under a minute
 
 Part 1 starts the real server (uvicorn, one worker, a fresh SQLite file) and
@@ -456,16 +456,17 @@ def throughput_part(folder: Path, steps: int, *, postgres_url: str | None = None
 def measure_throughput(folder: Path, steps: int, database: Database, workers: int
                        ) -> dict[str, Any]:
     with running_server(database, folder, workers) as base:
-        # Both loads once, unmeasured, before either is measured: a fresh server and database
-        # are slower for the first few hundred writes (the WAL file grows, caches fill), and the
-        # route measured second would otherwise get the warm server the first one left.
+        # Each load once more, unmeasured, before it is measured: a fresh server and database
+        # are slower for their first few hundred writes (the WAL file grows, caches fill). The
+        # baseline runs second, on a server the workflow has warmed as well: if anything, that
+        # favours the baseline.
         run_workflow(base, database, "server warm-up", 3 * WARMUP_STEPS)
-        run_baseline(base, database, "server warm-up", 3 * WARMUP_STEPS)
         workflow = run_workflow(base, database, "workflow (submit/approve/return/resubmit)",
                                 steps)
         alone = run_workflow(base, database, "workflow, 1 client (no queueing)", SOLO_STEPS, 1)
         # Before the baseline runs: their entries sit outside the chain on purpose.
         chain = audit_verify(base, database.people)
+        run_baseline(base, database, "server warm-up", 3 * WARMUP_STEPS)
         baseline = run_baseline(base, database, "baseline (same writes, no workflow)", steps)
         baseline_alone = run_baseline(base, database, "baseline, 1 client (no queueing)",
                                       SOLO_STEPS, 1)
