@@ -4,9 +4,10 @@
 transition, in one write transaction opened exactly as the service opens its
 own (`write_session`, BEGIN IMMEDIATE behind the engine's writer lock): read
 the proposal's state, one UPDATE of its state and version, one INSERT of an
-audit entry hashed like the real ones, as Core statements built once. It has
-the JSON API's shape (an async route, its database work run where the service runs its
-own, `api.deps.database_work`), but no authentication, no access or
+audit entry hashed like the real ones, as statements prepared once
+(`plumbing.statements.Prepared`), as the door's are. It has the JSON API's
+shape (an async route, its database work run where the service runs its own,
+`api.deps.database_work`), but no authentication, no access or
 separation-of-duties checks, no state machine, no pre-screen, no outbox event,
 no audit head and no response model beyond a small dict. The gap between it and
 a real transition is what the workflow costs.

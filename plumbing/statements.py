@@ -75,7 +75,7 @@ class Prepared:
 
     def run(self, session: Session, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
             ) -> None:
-        """An INSERT, UPDATE or DELETE: once, or once per mapping (all with the same keys)."""
+        """An INSERT or UPDATE: once, or once per mapping (all with the same keys)."""
         many = not isinstance(params, Mapping)
         batch: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[list-item,assignment]
         if not batch:
