@@ -72,6 +72,10 @@ class OutboxEvent(SQLModel, table=True):
     # Users the event names (the reviewers just assigned).
     named: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Timestamp()
+    # Passes that failed to expand it, and the last one's error: after MAX_EVENT_ATTEMPTS the
+    # worker leaves it parked here (kept, never deleted) instead of failing on it every pass.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_error: str | None = Field(default=None, max_length=1000)
 
 
 class OutboxMessagePublic(SQLModel):

@@ -367,6 +367,7 @@ def record(session: Session, notice: Notice) -> None:
         "event": notice.event.value, "proposal_id": notice.proposal_id,
         "state": notice.state.value, "version": notice.version, "actor_id": notice.actor_id,
         "comment": notice.comment, "named": list(notice.named), "created_at": utcnow(),
+        "attempts": 0, "last_error": None,
     })
 
 
@@ -403,16 +404,24 @@ def expand(session: Session, row: OutboxEvent, settings: Settings | None = None)
                   named=named, as_of=(State(row.state), row.version), settings=settings)
 
 
+# Passes an event may fail before the worker parks it (it stays, with its error, for an admin).
+MAX_EVENT_ATTEMPTS = 5
+_EVENTS = OutboxEvent.__table__  # type: ignore[attr-defined]
+
+
 def expand_pending(engine: Engine, settings: Settings | None = None, limit: int = 500) -> int:
     """Turn recorded events into emails, oldest first; answer how many emails were queued.
 
     Each event is expanded and deleted in its own short transaction, so web requests never
     wait long for SQLite's one writer; on PostgreSQL a worker skips the events another worker
-    holds, so each is expanded once. An event that fails stays for the next pass.
+    holds, so each is expanded once. An event that fails stays for the next pass, counting its
+    failures; after MAX_EVENT_ATTEMPTS it is parked: kept with its last error, logged once as
+    an error, and no longer tried (an admin fixes the cause and sets `attempts` back to 0).
     """
     with read_session(engine) as session:
-        ids = list(session.exec(select(OutboxEvent.id).order_by(col(OutboxEvent.id))
-                                .limit(limit)).all())
+        ids = list(session.exec(
+            select(OutboxEvent.id).where(col(OutboxEvent.attempts) < MAX_EVENT_ATTEMPTS)
+            .order_by(col(OutboxEvent.id)).limit(limit)).all())
     queued = 0
     for event_id in ids:
         with write_session(engine) as session:
@@ -421,17 +430,31 @@ def expand_pending(engine: Engine, settings: Settings | None = None, limit: int 
             if row is None:  # another worker has it, or had it
                 session.rollback()
                 continue
+            attempt = row.attempts + 1
             try:
                 count = expand(session, row, settings)
                 session.execute(delete(OutboxEvent).where(col(OutboxEvent.id) == event_id))
                 session.commit()
-            except Exception:
+            except Exception as error:
                 session.rollback()
-                log.exception("could not turn outbox event %s into emails; trying again later",
-                              event_id)
+                _count_failure(session, event_id, attempt, error)
                 continue
             queued += count
     return queued
+
+
+def _count_failure(session: Session, event_id: int | None, attempt: int,
+                   error: Exception) -> None:
+    session.execute(_EVENTS.update().where(_EVENTS.c.id == event_id).values(
+        attempts=_EVENTS.c.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:1000]))
+    session.commit()
+    if attempt >= MAX_EVENT_ATTEMPTS:
+        log.error("outbox event %s failed %s times and is parked in outbox_event with its "
+                  "error; its emails wait until it is fixed", event_id, attempt, exc_info=error)
+    else:
+        log.warning("could not turn outbox event %s into emails (attempt %s of %s); trying "
+                    "again on the next pass", event_id, attempt, MAX_EVENT_ATTEMPTS,
+                    exc_info=error)
 
 
 def install() -> None:

@@ -202,6 +202,40 @@ def test_an_event_that_fails_to_expand_stays_and_the_others_go_out(
     assert outbox_count(engine, proposal_id=first.id) == 3
 
 
+def test_an_event_that_keeps_failing_is_parked_with_its_error_and_logged_once(
+    engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = world.proposal("Applied Data Storytelling")
+    world.fire(broken, "submit", world.owner)
+    real = outbox.expand
+
+    def always_breaks(session: Session, row: OutboxEvent, settings: object = None) -> int:
+        raise RuntimeError("a template bug")
+
+    monkeypatch.setattr(outbox, "expand", always_breaks)
+    with caplog.at_level("WARNING", logger="notifications.outbox"):
+        for _ in range(outbox.MAX_EVENT_ATTEMPTS + 3):
+            outbox.expand_pending(engine)
+    given_up = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(given_up) == 1 and "parked" in given_up[0].getMessage()
+    assert sum(r.levelname == "WARNING" for r in caplog.records) == outbox.MAX_EVENT_ATTEMPTS - 1
+    with Session(engine) as fresh:
+        [parked] = fresh.exec(select(OutboxEvent)).all()
+    assert parked.attempts == outbox.MAX_EVENT_ATTEMPTS
+    assert parked.last_error == "RuntimeError: a template bug"
+    # Fixed and released by an admin, it goes out like any other.
+    monkeypatch.setattr(outbox, "expand", real)
+    with Session(engine) as fresh:
+        parked = fresh.get(OutboxEvent, parked.id)
+        assert parked is not None
+        parked.attempts = 0
+        fresh.add(parked)
+        fresh.commit()
+    assert outbox.expand_pending(engine) == 3
+    assert outbox_count(engine, proposal_id=broken.id) == 3
+
+
 def test_two_workers_expanding_at_once_queue_each_email_once(
     engine: Engine, world: World
 ) -> None:

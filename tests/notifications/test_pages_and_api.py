@@ -118,7 +118,8 @@ def test_the_command_line_has_a_worker() -> None:
     assert args.run.__name__ == "worker"
 
 
-@pytest.mark.parametrize("table", ["outbox_message", "email_preference", "dev_mailbox_message"])
+@pytest.mark.parametrize("table", ["outbox_message", "outbox_event", "email_preference",
+                                   "dev_mailbox_message"])
 def test_the_migration_builds_the_tables_the_models_describe(engine: Engine, table: str) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
