@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col, delete, select
 
 from notifications.matrix import MATRIX, Event, event_for
@@ -435,6 +436,13 @@ def expand_pending(engine: Engine, settings: Settings | None = None, limit: int 
                 count = expand(session, row, settings)
                 session.execute(delete(OutboxEvent).where(col(OutboxEvent.id) == event_id))
                 session.commit()
+            except (OperationalError, InterfaceError):
+                # The database's trouble (a restart, a lost connection), not the event's: it is
+                # not counted against the event. A refused value (DataError) is the event's.
+                session.rollback()
+                log.warning("could not expand outbox event %s: the database failed; trying again "
+                            "on the next pass", event_id, exc_info=True)
+                continue
             except Exception as error:
                 session.rollback()
                 _count_failure(session, event_id, attempt, error)
@@ -445,9 +453,13 @@ def expand_pending(engine: Engine, settings: Settings | None = None, limit: int 
 
 def _count_failure(session: Session, event_id: int | None, attempt: int,
                    error: Exception) -> None:
-    session.execute(_EVENTS.update().where(_EVENTS.c.id == event_id).values(
-        attempts=_EVENTS.c.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:1000]))
-    session.commit()
+    try:
+        session.execute(_EVENTS.update().where(_EVENTS.c.id == event_id).values(
+            attempts=_EVENTS.c.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:1000]))
+        session.commit()
+    except (OperationalError, InterfaceError):
+        session.rollback()
+        log.warning("could not count the failure of outbox event %s", event_id, exc_info=True)
     if attempt >= MAX_EVENT_ATTEMPTS:
         log.error("outbox event %s failed %s times and is parked in outbox_event with its "
                   "error; its emails wait until it is fixed", event_id, attempt, exc_info=error)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
 from notifications import outbox
@@ -234,6 +235,26 @@ def test_an_event_that_keeps_failing_is_parked_with_its_error_and_logged_once(
         fresh.commit()
     assert outbox.expand_pending(engine) == 3
     assert outbox_count(engine, proposal_id=broken.id) == 3
+
+
+def test_a_database_outage_during_expansion_is_not_counted_against_the_event(
+    engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proposal = world.proposal()
+    world.fire(proposal, "submit", world.owner)
+    real = outbox.expand
+
+    def database_gone(session: Session, row: OutboxEvent, settings: object = None) -> int:
+        raise OperationalError("SELECT 1", None, Exception("server closed the connection"))
+
+    monkeypatch.setattr(outbox, "expand", database_gone)
+    for _ in range(outbox.MAX_EVENT_ATTEMPTS + 1):
+        outbox.expand_pending(engine)
+    with Session(engine) as fresh:
+        [event] = fresh.exec(select(OutboxEvent)).all()
+    assert event.attempts == 0
+    monkeypatch.setattr(outbox, "expand", real)
+    assert outbox.expand_pending(engine) == 3
 
 
 def test_two_workers_expanding_at_once_queue_each_email_once(
