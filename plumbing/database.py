@@ -33,16 +33,17 @@ class WriterBusy(Exception):
     taken, by another thread of this process or by another process; nothing had begun."""
 
 
-# One flag per `first_write_without_waiting` scope, spent by the scope's first BEGIN.
-_no_wait: ContextVar[list[bool] | None] = ContextVar("microcred_sqlite_no_wait", default=None)
+# Set by `first_write_without_waiting`; the scope's first BEGIN spends it.
+_no_wait: ContextVar[bool] = ContextVar("microcred_sqlite_no_wait", default=False)
 
 
 @contextmanager
 def first_write_without_waiting() -> Iterator[None]:
     """Within this scope the first SQLite write transaction begins only if it need not wait
     for the writer (else `WriterBusy`, before anything happened); later ones wait as always,
-    so work that has committed something is never refused half-way."""
-    token = _no_wait.set([True])
+    so work that has committed something is never refused half-way. The scope's work runs in
+    the caller's own context (not a copy), so the BEGIN that spends the flag spends it here."""
+    token = _no_wait.set(True)
     try:
         yield
     finally:
@@ -122,10 +123,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         raw = connection.connection.dbapi_connection
-        flag = _no_wait.get()
-        without_waiting = bool(flag and flag[0])
-        if flag:
-            flag[0] = False
+        without_waiting = _no_wait.get() and mode == "IMMEDIATE"
+        _no_wait.set(False)  # only a scope's first BEGIN may step aside
         # Re-entrant per connection: Alembic ends some transactions with plain SQL.
         if mode == "IMMEDIATE" and id(raw) not in holders:
             if without_waiting:
@@ -135,28 +134,24 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
                 raise OperationalError("BEGIN IMMEDIATE", None,
                                        Exception("database is busy: writers queued too long"))
             holders.add(id(raw))
-        if not (without_waiting and mode == "IMMEDIATE"):
-            try:
-                connection.exec_driver_sql(f"BEGIN {mode}")
-            except BaseException:
-                release(raw)
-                raise
-            return
-        # Another process may hold SQLite's own write lock: ask once, without its busy wait.
         assert raw is not None
-        raw.execute("PRAGMA busy_timeout=0")
+        if without_waiting:
+            # Another process may hold SQLite's own write lock: ask once, without its busy wait.
+            raw.execute("PRAGMA busy_timeout=0")
         try:
-            raw.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except OperationalError as error:
             release(raw)
-            if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
-                raise
-            raise WriterBusy("another process is writing") from error
+            code = getattr(error.orig, "sqlite_errorcode", 0) & 0xFF
+            if without_waiting and code == sqlite3.SQLITE_BUSY:
+                raise WriterBusy("another process is writing") from error
+            raise
         except BaseException:
             release(raw)
             raise
         finally:
-            raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if without_waiting:
+                raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
 
 @lru_cache(maxsize=8)
