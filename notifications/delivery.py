@@ -26,12 +26,12 @@ from typing import Protocol, cast
 
 import aiosmtplib
 from sqlalchemy import Engine, and_, or_, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
 from notifications.models import DevMailboxMessage, OutboxMessage, OutboxStatus
 from notifications.outbox import expand_pending
 from notifications.rendering import envelope_sender, wire_bytes
+from plumbing.database import DATABASE_AWAY
 from plumbing.settings import Settings
 from workflow import audit
 from workflow.models import as_utc, utcnow
@@ -580,7 +580,7 @@ class Sender:
         while True:
             try:
                 return await asyncio.to_thread(self.record, outcomes)
-            except (OperationalError, InterfaceError) as error:
+            except DATABASE_AWAY as error:
                 if self.clock() + timedelta(seconds=pause) >= as_utc(give_up):
                     raise
                 log.warning("recording a sent batch failed, trying again: %s", error)

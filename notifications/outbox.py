@@ -14,14 +14,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col, delete, select
 
 from notifications.matrix import MATRIX, Event, event_for
 from notifications.models import EmailPreference, OutboxEvent, OutboxMessage, OutboxStatus
 from notifications.recipients import Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
-from plumbing.database import read_session, write_session
+from plumbing.database import DATABASE_AWAY, read_session, write_session
 from plumbing.settings import Settings, get_settings
 from plumbing.statements import Prepared
 from workflow import audit
@@ -436,7 +435,7 @@ def expand_pending(engine: Engine, settings: Settings | None = None, limit: int 
                 count = expand(session, row, settings)
                 session.execute(delete(OutboxEvent).where(col(OutboxEvent.id) == event_id))
                 session.commit()
-            except (OperationalError, InterfaceError):
+            except DATABASE_AWAY:
                 # The database's trouble (a restart, a lost connection), not the event's: it is
                 # not counted against the event. A refused value (DataError) is the event's.
                 session.rollback()
@@ -457,7 +456,7 @@ def _count_failure(session: Session, event_id: int | None, attempt: int,
         session.execute(_EVENTS.update().where(_EVENTS.c.id == event_id).values(
             attempts=_EVENTS.c.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:1000]))
         session.commit()
-    except (OperationalError, InterfaceError):
+    except DATABASE_AWAY:
         session.rollback()
         log.warning("could not count the failure of outbox event %s", event_id, exc_info=True)
     if attempt >= MAX_EVENT_ATTEMPTS:

@@ -26,6 +26,9 @@ from plumbing.settings import get_settings
 
 READ_ONLY = {"sqlite_begin": "DEFERRED"}
 log = logging.getLogger(__name__)
+# The database's own trouble, not the caller's: busy past the timeout, the server gone away
+# (restart, failover), the connection lost. Worth waiting out and trying again.
+DATABASE_AWAY = (OperationalError, InterfaceError)
 
 
 class WriterBusy(Exception):
@@ -172,7 +175,7 @@ def _closing(session: Session) -> Iterator[Session]:
     finally:
         try:
             session.close()
-        except (OperationalError, InterfaceError) as error:
+        except DATABASE_AWAY as error:
             # Closing only rolls back what is left; when the server has gone away (restart,
             # failover) there is nothing to roll back, and raising here would turn an answered
             # request into a dropped connection.
