@@ -262,8 +262,10 @@ class PageHeaders:
         page = is_page_path(path)
         # Only pages have forms: the JSON API neither reads nor sets the CSRF cookie (reading
         # the cookies and 24 random bytes per call cost a twentieth of a lean API call).
-        seed = Request(scope).cookies.get(CSRF_COOKIE) if page else None
-        csrf_seed = (seed or secrets.token_urlsafe(24)) if page else ""
+        seed, csrf_seed = None, ""
+        if page:
+            seed = Request(scope).cookies.get(CSRF_COOKIE)
+            csrf_seed = seed or secrets.token_urlsafe(24)
         scope.setdefault("state", {})["csrf_seed"] = csrf_seed
 
         async def with_headers(message: Message) -> None:

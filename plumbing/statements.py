@@ -35,6 +35,7 @@ class _Compiled:
     fixed: Mapping[str, Any]  # values the statement itself carries (`id = 1`)
     binds: Mapping[str, Processor]
     columns: tuple[Any, ...]  # a SELECT's columns
+    keys: tuple[str, ...]  # and the keys its rows are answered under
     # A SELECT's result processors, from the driver's first description of its columns (some
     # depend on the type it reports: PostgreSQL's numerics).
     results: tuple[Processor, ...] | None = None
@@ -63,7 +64,7 @@ class Prepared:
                                                  strict=True))
         finally:
             cursor.close()
-        results, keys = compiled.results, [column.key for column in compiled.columns]
+        results, keys = compiled.results, compiled.keys
         return [dict(zip(keys, [value if process is None else process(value)
                                 for process, value in zip(results, row, strict=True)],
                          strict=True)) for row in found]
@@ -148,4 +149,5 @@ class Prepared:
             columns = tuple(statement.selected_columns)
         elif not isinstance(statement, Insert | Update):
             raise TypeError(f"Prepared runs SELECT, INSERT and UPDATE, not {type(statement)}")
-        return _Compiled(compiled.string, names, dialect.positional, fixed, binds, columns)
+        return _Compiled(compiled.string, names, dialect.positional, fixed, binds, columns,
+                         tuple(column.key for column in columns))

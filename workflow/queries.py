@@ -72,12 +72,10 @@ def owners_and_codes(session: Session, proposal_ids: Sequence[int | None]) -> Ow
     return found
 
 
-def present(session: Session, proposals: Sequence[Proposal], owners: Owners | None = None
-            ) -> list[ProposalPublic]:
-    """Proposals with their owners and department codes, in one query however many (none,
-    when the caller read `owners` already)."""
-    people = owners if owners is not None else owners_and_codes(
-        session, [p.id for p in proposals])
+def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPublic]:
+    """Proposals with their owners and department codes: what the session has seen already
+    (the door's locked read), and one query for the rest however many."""
+    people = owners_and_codes(session, [p.id for p in proposals])
     result = []
     for p in proposals:
         email, name, code = people[p.id or 0]
