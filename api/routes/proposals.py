@@ -80,17 +80,18 @@ def as_json(model: SQLModel, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(model.model_dump_json(), status_code, media_type="application/json")
 
 
-def answer(session: Session, proposal: Proposal) -> ProposalPublic:
+def answer(session: Session, proposal: Proposal,
+           status_code: int = status.HTTP_200_OK) -> Response:
     """The proposal as it now stands, read in a transaction after the write's commit."""
-    return queries.present(reading(session), [proposal])[0]
+    return as_json(queries.present(reading(session), [proposal])[0], status_code)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED,
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProposalPublic,
              responses={201: PROPOSAL_LINKS, **errors.responses(400, 401, 403, 422)})
-async def create_proposal(body: ProposalCreate, api: ApiDep) -> ProposalPublic:
-    def create(session: Session, me: Grants) -> ProposalPublic:
+async def create_proposal(body: ProposalCreate, api: ApiDep) -> Response:
+    def create(session: Session, me: Grants) -> Response:
         return answer(session, service.create_proposal(session, body, me.user, Channel.API,
-                                                       grants=me))
+                                                       grants=me), status.HTTP_201_CREATED)
 
     return await api.write(create)
 
@@ -117,13 +118,13 @@ async def get_proposal(proposal_id: ProposalId, api: ApiDep) -> Response:
         session, [service.visible_proposal(session, proposal_id, me)])[0]))
 
 
-@router.patch("/{proposal_id}",
+@router.patch("/{proposal_id}", response_model=ProposalPublic,
               responses={200: PROPOSAL_LINKS,
                          **errors.responses(400, 401, 403, 404, 409, 422)})
 async def edit_proposal(
     proposal_id: ProposalId, body: ProposalUpdate, api: ApiDep
-) -> ProposalPublic:
-    def edit(session: Session, me: Grants) -> ProposalPublic:
+) -> Response:
+    def edit(session: Session, me: Grants) -> Response:
         return answer(session, service.edit_proposal(session, proposal_id, body, me.user,
                                                      Channel.API, grants=me))
 
