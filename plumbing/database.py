@@ -8,6 +8,7 @@ writers also queue on a lock of ours first: SQLite's busy handler waits by
 sleeping with back-off, which left p99 near seconds under 16 writers.
 """
 
+import json
 import logging
 import sqlite3
 import threading
@@ -17,6 +18,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -65,12 +67,24 @@ def build_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
             pool_size=pool_size,
             max_overflow=2 * pool_size,
+            json_deserializer=read_json,
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
     return create_engine(
-        url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True
+        url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True,
+        json_deserializer=read_json,
     )
+
+
+def read_json(text: str | bytes) -> Any:
+    """A stored JSON column's value, as `json.loads` reads it, through pydantic-core's parser:
+    five times as fast, and a page of twenty proposals reads 120 of them. What that parser
+    refuses and `json.loads` takes (a lone surrogate escape, NaN) is read by `json.loads`."""
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
 
 
 def sqlite_busy_timeout(engine: Engine) -> float:

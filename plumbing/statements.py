@@ -36,9 +36,10 @@ class _Compiled:
     binds: Mapping[str, Processor]
     columns: tuple[Any, ...]  # a SELECT's columns
     keys: tuple[str, ...]  # and the keys its rows are answered under
-    # A SELECT's result processors, from the driver's first description of its columns (some
-    # depend on the type it reports: PostgreSQL's numerics).
-    results: tuple[Processor, ...] | None = None
+    # A SELECT's result processors by row key, for the columns that have one, from the driver's
+    # first description of its columns (some depend on the type it reports: PostgreSQL's
+    # numerics).
+    processed: tuple[tuple[str, Callable[[Any], Any]], ...] | None = None
 
 
 class Prepared:
@@ -56,18 +57,25 @@ class Prepared:
         cursor = self._run(connection, compiled, [params or {}], many=False)
         try:
             found = cursor.fetchall()
-            if compiled.results is None:
+            if compiled.processed is None:
                 dialect = connection.dialect
-                compiled.results = tuple(
+                processors = (
                     column.type.dialect_impl(dialect).result_processor(dialect, described[1])
                     for column, described in zip(compiled.columns, cursor.description,
                                                  strict=True))
+                compiled.processed = tuple(
+                    (key, process) for key, process in zip(compiled.keys, processors,
+                                                           strict=True) if process is not None)
         finally:
             cursor.close()
-        results, keys = compiled.results, compiled.keys
-        return [dict(zip(keys, [value if process is None else process(value)
-                                for process, value in zip(results, row, strict=True)],
-                         strict=True)) for row in found]
+        keys = compiled.keys
+        rows = [dict(zip(keys, row, strict=True)) for row in found]
+        # Only the columns that have a processor (times on SQLite, JSON): a page of proposals
+        # is 33 columns a row, 8 of them processed.
+        for key, process in compiled.processed:
+            for row in rows:
+                row[key] = process(row[key])
+        return rows
 
     def first(self, session: Session, params: Mapping[str, Any] | None = None
               ) -> dict[str, Any] | None:

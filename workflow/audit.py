@@ -93,7 +93,9 @@ def append_many(session: Session, at: datetime, entries: Sequence[Mapping[str, A
             "from_state": None, "to_state": None, "proposal_id": None, "version": None,
             **given, "seq": seq, "at": at, "prev_hash": prev_hash,
         }
-        fields["detail"] = json.loads(json.dumps(fields.get("detail") or {}, default=str))
+        # As JSON will hold it (a time becomes its text), so the hash covers what is stored.
+        detail = fields.get("detail")
+        fields["detail"] = json.loads(json.dumps(detail, default=str)) if detail else {}
         # A plain namespace to hash: a SQLModel object per entry costs more than the hash.
         prev_hash = entry_hash(cast(AuditEntry, SimpleNamespace(**fields)))
         rows.append({**fields, "hash": prev_hash})

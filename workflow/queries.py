@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, RowMapping, Select, bindparam, or_
+from pydantic_core import to_json
+from sqlalchemy import BindParameter, bindparam, or_
 from sqlalchemy import select as core_select  # sqlmodel's select types at most four columns
 from sqlmodel import Session, col, func, select
 
+from plumbing.statements import Prepared
 from rubric.checks import CatalogEntry
 from workflow.access import Grants, co_author_pattern, co_authored_by, visible_clause
 from workflow.errors import Unprocessable
@@ -76,17 +78,23 @@ def present(session: Session, proposals: Sequence[Proposal]) -> list[ProposalPub
     """Proposals with their owners and department codes: what the session has seen already
     (the door's locked read), and one query for the rest however many."""
     people = owners_and_codes(session, [p.id for p in proposals])
-    result = []
-    for p in proposals:
-        email, name, code = people[p.id or 0]
-        result.append(_as_public({
-            **{name: getattr(p, name) for name in PUBLIC_COLUMNS},
-            "owner": UserPublic.model_construct(id=p.owner_id, email=email, name=name),
-            "department": code,
-            "created_at": as_utc(p.created_at),
-            "updated_at": as_utc(p.updated_at),
-        }))
-    return result
+    return [_as_public(_shown(_columns(p), people[p.id or 0])) for p in proposals]
+
+
+def present_json(session: Session, proposal: Proposal) -> bytes:
+    """One proposal as `present` shows it, serialized as `ProposalPublic` would be (see
+    `page_json`)."""
+    owner = owners_and_codes(session, [proposal.id])[proposal.id or 0]
+    return to_json(_shown(_columns(proposal), owner))
+
+
+def _columns(proposal: Proposal) -> Mapping[str, Any]:
+    """The proposal's shown columns: its loaded values as they are (every column, for a row the
+    door read), else through the ORM, which loads what has expired."""
+    loaded = proposal.__dict__
+    if _SHOWN_KEYS <= loaded.keys():
+        return loaded
+    return {name: getattr(proposal, name) for name in SHOWN_COLUMNS}
 
 
 IN_FLIGHT = ("department_review", "rubric_review", "design_review", "returned", "published")
@@ -136,6 +144,11 @@ def decode_cursor(cursor: str, kind: str = "p") -> int:
                               "type": "value_error"}]) from error
 
 
+# A page of the list: its proposals under `ProposalPublic`'s names (`_shown`), and the cursor
+# of the next page. Shown as JSON (`page_json`) or as models (`page_model`).
+Page = tuple[list[dict[str, Any]], str | None]
+
+
 def list_proposals(
     session: Session,
     grants: Grants,
@@ -145,26 +158,37 @@ def list_proposals(
     mine: bool = False,
     limit: int = 50,
     cursor: str | None = None,
-) -> ProposalPage:
+) -> Page:
     """Newest first, keyset-paginated on id so any page costs the same.
 
-    One Core statement reads the page's columns with owners and department codes; no ORM
+    One prepared statement reads the page's columns with owners and department codes; no ORM
     objects are built for rows that are only shown.
     """
-    statement = _page_statement(bool(state), bool(department), mine, bool(cursor))
-    rows = session.connection().execute(statement, {
+    rows = _page_statement(bool(state), bool(department), mine, bool(cursor)).rows(session, {
         "viewer_id": grants.user.id, "viewer_pattern": co_author_pattern(grants.user.email),
         "state": state, "department": department,
         "before_id": decode_cursor(cursor) if cursor else None, "page_size": limit + 1,
-    }).all()
+    })
     page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
-    return ProposalPage(items=[_public(row._mapping) for row in page], next_cursor=next_cursor)
+    next_cursor = encode_cursor(page[-1]["id"]) if len(rows) > limit else None
+    return [_shown(row, _owner(row)) for row in page], next_cursor
+
+
+def page_json(page: Page) -> bytes:
+    """The page as `ProposalPage` serializes, byte for byte, without a model per row: building
+    them was half the time of a page."""
+    items, next_cursor = page
+    return to_json({"items": items, "next_cursor": next_cursor})
+
+
+def page_model(page: Page) -> ProposalPage:
+    items, next_cursor = page
+    return ProposalPage(items=[_as_public(item) for item in items], next_cursor=next_cursor)
 
 
 @lru_cache(maxsize=16)
 def _page_statement(by_state: bool, by_department: bool, mine: bool, after_cursor: bool
-                    ) -> Select[Any]:
+                    ) -> Prepared:
     """The list's statement for one combination of filters, built once (building it cost more
     than running it); every value is a bound parameter."""
     viewer: BindParameter[int] = bindparam("viewer_id")
@@ -185,22 +209,31 @@ def _page_statement(by_state: bool, by_department: bool, mine: bool, after_curso
         query = query.where(or_(col(Proposal.owner_id) == viewer, co_authored_by(pattern)))
     if after_cursor:
         query = query.where(col(Proposal.id) < bindparam("before_id"))
-    return query.order_by(col(Proposal.id).desc()).limit(bindparam("page_size"))
+    return Prepared(query.order_by(col(Proposal.id).desc()).limit(bindparam("page_size")))
 
 
-PAGE_COLUMNS = [getattr(Proposal, name) for name in
-                (*PUBLIC_COLUMNS, "owner_id", "created_at", "updated_at")]
+# What an answer shows of a proposal's own columns; the rest of `ProposalPublic` (`owner`,
+# `department`) comes from the owner's row and the department's.
+SHOWN_COLUMNS = (*PUBLIC_COLUMNS, "owner_id", "created_at", "updated_at")
+PAGE_COLUMNS = [getattr(Proposal, name) for name in SHOWN_COLUMNS]
+_SHOWN_KEYS = frozenset(SHOWN_COLUMNS)
+PUBLIC_FIELDS = tuple(ProposalPublic.model_fields)  # the answer's names, in its order
 
 
-def _public(row: RowMapping) -> ProposalPublic:
-    return _as_public({
-        **{name: row[name] for name in PUBLIC_COLUMNS},
-        "owner": UserPublic.model_construct(id=row["owner_id"], email=row["owner_email"],
-                                            name=row["owner_name"]),
-        "department": row["department_code"],
-        "created_at": as_utc(row["created_at"]),
-        "updated_at": as_utc(row["updated_at"]),
-    })
+def _shown(values: Mapping[str, Any], owner: tuple[str, str, str]) -> dict[str, Any]:
+    """A proposal's values under `ProposalPublic`'s names and in its order (so its JSON is the
+    model's, byte for byte), with its owner's email and name and its department's code."""
+    shown = {name: values.get(name) for name in PUBLIC_FIELDS}
+    email, name, code = owner
+    shown["owner"] = {"id": values["owner_id"], "email": email, "name": name}
+    shown["department"] = code
+    shown["created_at"] = as_utc(values["created_at"])
+    shown["updated_at"] = as_utc(values["updated_at"])
+    return shown
+
+
+def _owner(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    return row["owner_email"], row["owner_name"], row["department_code"]
 
 
 def _as_public(fields: dict[str, Any]) -> ProposalPublic:
@@ -210,6 +243,7 @@ def _as_public(fields: dict[str, Any]) -> ProposalPublic:
     time of a page. The enum columns become enums, so the answer serializes as declared; a
     stored value the schema no longer allows goes through validation as before.
     """
+    fields["owner"] = UserPublic.model_construct(**fields["owner"])
     try:
         fields["level"] = Level(fields["level"]) if fields["level"] else None
         fields["modality"] = Modality(fields["modality"]) if fields["modality"] else None

@@ -91,10 +91,12 @@ transition_listeners: list[TransitionListener] = []
 # read (`queries.remember_owners`); FOR UPDATE OF the proposal on PostgreSQL.
 _PROPOSALS = Proposal.__table__  # type: ignore[attr-defined]
 PROPOSAL_COLUMNS = tuple(column.key for column in _PROPOSALS.c)
-LOCK_PROPOSAL = Prepared(
+_ONE_PROPOSAL = (
     queries.OWNERS_AND_CODES.with_only_columns(*_PROPOSALS.c, *queries.OWNER_COLUMNS)
-    .where(_PROPOSALS.c.id == bindparam("proposal_id")).with_for_update(of=_PROPOSALS)
+    .where(_PROPOSALS.c.id == bindparam("proposal_id"))
 )
+READ_PROPOSAL = Prepared(_ONE_PROPOSAL)
+LOCK_PROPOSAL = Prepared(_ONE_PROPOSAL.with_for_update(of=_PROPOSALS))
 # The SET clause comes from each call's parameters.
 MOVE_PROPOSAL = Prepared(
     _PROPOSALS.update().where(_PROPOSALS.c.id == bindparam("proposal_id")))
@@ -104,12 +106,20 @@ def _locked(session: Session, proposal_id: int, *, to_edit: bool = False) -> Pro
     """The proposal under its row lock, read afresh even when the session holds it already (an
     email action's preview read it). Only an edit, which the session flushes, needs it in the
     session; a transition writes its one row itself (`_write`)."""
-    values = LOCK_PROPOSAL.first(session, {"proposal_id": proposal_id})
-    if values is None:
+    read = _read(session, LOCK_PROPOSAL, proposal_id)
+    if read is None:
         raise NotFound("no such proposal")
-    queries.remember_owners(session, proposal_id, values)
-    read = from_row(Proposal, {name: values[name] for name in PROPOSAL_COLUMNS})
     return attach(session, read) if to_edit else held_or_read(session, read)
+
+
+def _read(session: Session, statement: Prepared, proposal_id: int) -> Proposal | None:
+    """The row as a transient object, its owner and department code remembered for the
+    answer (`queries.present`)."""
+    values = statement.first(session, {"proposal_id": proposal_id})
+    if values is None:
+        return None
+    queries.remember_owners(session, proposal_id, values)
+    return from_row(Proposal, {name: values[name] for name in PROPOSAL_COLUMNS})
 
 
 def _write(session: Session, proposal: Proposal, changes: dict[str, Any]) -> None:
@@ -314,7 +324,11 @@ def available_triggers(
 
 
 def visible_proposal(session: Session, proposal_id: int, grants: Grants) -> Proposal:
-    proposal = session.get(Proposal, proposal_id)
+    """The proposal if the caller may see it (else 404, as for one that does not exist): read
+    afresh, outside the session unless the session holds it already. Every read route starts
+    here; through the ORM's `get` it cost five times as much."""
+    read = _read(session, READ_PROPOSAL, proposal_id)
+    proposal = None if read is None else held_or_read(session, read)
     if proposal is None or not can_view(standing(grants, proposal), State(proposal.state)):
         raise NotFound("no such proposal")
     return proposal

@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 
 from api.demo import sample_proposal
 from tests.conftest import World
+from workflow.models import ProposalPage, ProposalPublic
 
 NEW = sample_proposal("Applied Data Storytelling", "CS").model_dump(mode="json")
 
@@ -235,6 +236,39 @@ def test_list_filters_and_pages_without_gaps_or_repeats(client: TestClient, worl
     other_department = client.get("/api/proposals", params={"department": "MATH"},
                                   headers=world.owner.headers).json()["items"]
     assert other_department == []
+
+
+def test_a_list_page_shows_each_proposal_byte_for_byte_as_reading_it_does(
+    client: TestClient, world: World
+) -> None:
+    variants = [
+        {**NEW, "title": "Ciência de Dados: “quoted” ✓ \\ and \"more\"", "credits": 1.5,
+         "hours": 0.1, "partners": ["Zürich Partner", "Tōkyō"]},
+        {**NEW, "title": "Nothing optional", "level": None, "modality": None, "credits": None,
+         "hours": None, "competencies": [], "learning_outcomes": [], "expiration_months": None},
+        {**NEW, "title": "Whole numbers", "credits": 3.0, "hours": 1e-05, "expiration_months": 24},
+    ]
+    ids = []
+    for body in variants:
+        created = client.post("/api/proposals", json=body, headers=world.owner.headers)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    client.post(f"/api/proposals/{ids[0]}/submit", headers=world.owner.headers)
+    listed = client.get("/api/proposals", params={"limit": 2}, headers=world.owner.headers)
+    one_by_one = [client.get(f"/api/proposals/{pid}", headers=world.owner.headers)
+                  for pid in (ids[2], ids[1])]
+    for read in one_by_one:
+        assert read.content == ProposalPublic.model_validate(read.json()).model_dump_json().encode()
+    expected = ProposalPage.model_validate(
+        {"items": [read.json() for read in one_by_one],
+         "next_cursor": listed.json()["next_cursor"]})
+    assert listed.headers["content-type"] == "application/json"
+    assert listed.content == expected.model_dump_json().encode()
+    last = client.get("/api/proposals", params={"limit": 2, "cursor": expected.next_cursor},
+                      headers=world.owner.headers).json()
+    assert last["items"] == [client.get(f"/api/proposals/{ids[0]}",
+                                        headers=world.owner.headers).json()]
+    assert last["items"][0]["state"] == "department_review"
 
 
 def test_bad_list_parameters_are_422(client: TestClient, world: World) -> None:

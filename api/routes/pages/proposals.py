@@ -33,7 +33,7 @@ Trigger = Annotated[str, Path(max_length=32)]
 @router.get("/", response_class=HTMLResponse)
 def my_tasks(request: Request, session: ReadSessionDep, me: WebUser) -> HTMLResponse:
     tasks = dashboard.my_tasks(session, me, settings_of(request).reminder_days)
-    mine = queries.list_proposals(session, me, mine=True, limit=100).items
+    mine = queries.page_model(queries.list_proposals(session, me, mine=True, limit=100)).items
     return render(request, "tasks.html", tasks=tasks, mine=mine)
 
 
@@ -44,9 +44,9 @@ def proposal_list(request: Request, session: ReadSessionDep, me: WebUser,
                   mine: bool = False, cursor: Annotated[str | None, Query(max_length=64)] = None,
                   ) -> HTMLResponse:
     state = chosen_value((s.value for s in State), state, "state")
-    page = queries.list_proposals(session, me, state=state,
-                                  department=department or None, mine=mine, limit=50,
-                                  cursor=cursor)
+    page = queries.page_model(queries.list_proposals(
+        session, me, state=state, department=department or None, mine=mine, limit=50,
+        cursor=cursor))
     chosen = {"state": state or "", "department": department or "",
               "mine": "true" if mine else ""}
     following = urlencode({**{k: v for k, v in chosen.items() if v},
