@@ -15,7 +15,7 @@ from plumbing.statements import Prepared
 from rubric.definitions import Rubric, RubricError, load_rubrics, parse_rubric
 from rubric.scoring import Result, ReviewError, score, validate_review
 from rubric.scoring import Review as ScoredReview
-from workflow import audit
+from workflow import audit, queries
 from workflow.access import Grants, grants_of, standing
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
 from workflow.machine import State
@@ -155,14 +155,6 @@ def review_problem(grants: Grants, proposal: Proposal) -> str | None:
     return None
 
 
-def _locked(session: Session, proposal_id: int) -> Proposal:
-    proposal = session.exec(
-        select(Proposal).where(Proposal.id == proposal_id).with_for_update()).first()
-    if proposal is None:
-        raise NotFound("no such proposal")
-    return proposal
-
-
 def assignment_refusal(grants: Grants, proposal: Proposal) -> WorkflowError | None:
     """Why this user may not assign reviewers to this proposal now, or None when they may
     (the pages offer the form by the same rule)."""
@@ -183,7 +175,7 @@ def assign_reviewers(
     session: Session, proposal_id: int, emails: Sequence[str], actor: User, via: str
 ) -> list[User]:
     """The coordinator names the reviewers of a proposal; each must be able to review it."""
-    proposal = _locked(session, proposal_id)
+    proposal = queries.locked_proposal(session, proposal_id)
     grants = grants_of(session, actor)
     state = State(proposal.state)
     try:
@@ -261,7 +253,7 @@ def save_review(
     session: Session, proposal_id: int, submission: ReviewSubmission, actor: User, via: str
 ) -> Review:
     """Save (or replace) the caller's review in the current round."""
-    proposal = _locked(session, proposal_id)
+    proposal = queries.locked_proposal(session, proposal_id)
     grants = grants_of(session, actor)
     state = State(proposal.state)
     role = "coordinator" if grants.has(Role.COORDINATOR) else "reviewer"

@@ -55,9 +55,6 @@ from workflow.models import (
     ProposalUpdate,
     User,
     as_utc,
-    attach,
-    from_row,
-    held_or_read,
     utcnow,
 )
 
@@ -86,40 +83,11 @@ TransitionListener = Callable[[Session, Proposal, TransitionApplied], None]
 transition_listeners: list[TransitionListener] = []
 
 
-# Built once: a statement made per call costs more than running it. The row with its owner's
-# name and department's code, which a transition never changes, so its answer needs no second
-# read (`queries.remember_owners`); FOR UPDATE OF the proposal on PostgreSQL.
 _PROPOSALS = Proposal.__table__  # type: ignore[attr-defined]
-PROPOSAL_COLUMNS = tuple(column.key for column in _PROPOSALS.c)
-_ONE_PROPOSAL = (
-    queries.OWNERS_AND_CODES.with_only_columns(*_PROPOSALS.c, *queries.OWNER_COLUMNS)
-    .where(_PROPOSALS.c.id == bindparam("proposal_id"))
-)
-READ_PROPOSAL = Prepared(_ONE_PROPOSAL)
-LOCK_PROPOSAL = Prepared(_ONE_PROPOSAL.with_for_update(of=_PROPOSALS))
-# The SET clause comes from each call's parameters.
+# Built once: a statement made per call costs more than running it. The SET clause comes from
+# each call's parameters.
 MOVE_PROPOSAL = Prepared(
     _PROPOSALS.update().where(_PROPOSALS.c.id == bindparam("proposal_id")))
-
-
-def _locked(session: Session, proposal_id: int, *, to_edit: bool = False) -> Proposal:
-    """The proposal under its row lock, read afresh even when the session holds it already (an
-    email action's preview read it). Only an edit, which the session flushes, needs it in the
-    session; a transition writes its one row itself (`_write`)."""
-    read = _read(session, LOCK_PROPOSAL, proposal_id)
-    if read is None:
-        raise NotFound("no such proposal")
-    return attach(session, read) if to_edit else held_or_read(session, read)
-
-
-def _read(session: Session, statement: Prepared, proposal_id: int) -> Proposal | None:
-    """The row as a transient object, its owner and department code remembered for the
-    answer (`queries.present`)."""
-    values = statement.first(session, {"proposal_id": proposal_id})
-    if values is None:
-        return None
-    queries.remember_owners(session, proposal_id, values)
-    return from_row(Proposal, {name: values[name] for name in PROPOSAL_COLUMNS})
 
 
 def _write(session: Session, proposal: Proposal, changes: dict[str, Any]) -> None:
@@ -191,7 +159,7 @@ def apply(
         raise UnknownTrigger(f"unknown action {trigger!r}")
     channel = str(via)
     comment = comment.strip() if comment and comment.strip() else None
-    proposal = _locked(session, proposal_id)
+    proposal = queries.locked_proposal(session, proposal_id)
     grants = _grants(session, actor, grants)
     who = standing(grants, proposal)
     state = State(proposal.state)
@@ -327,8 +295,7 @@ def visible_proposal(session: Session, proposal_id: int, grants: Grants) -> Prop
     """The proposal if the caller may see it (else 404, as for one that does not exist): read
     afresh, outside the session unless the session holds it already. Every read route starts
     here; through the ORM's `get` it cost five times as much."""
-    read = _read(session, READ_PROPOSAL, proposal_id)
-    proposal = None if read is None else held_or_read(session, read)
+    proposal = queries.read_proposal(session, proposal_id)
     if proposal is None or not can_view(standing(grants, proposal), State(proposal.state)):
         raise NotFound("no such proposal")
     return proposal
@@ -391,7 +358,7 @@ def edit_proposal(
 ) -> Proposal:
     """Apply an owner's edit in draft or returned; audit each changed field before and after."""
     channel = str(via)
-    proposal = _locked(session, proposal_id, to_edit=True)
+    proposal = queries.locked_proposal(session, proposal_id, to_edit=True)
     who = standing(_grants(session, actor, grants), proposal)
     state = State(proposal.state)
     requested = changes.model_dump(exclude_unset=True, exclude={"version"}, mode="json")
