@@ -121,13 +121,13 @@ class Api:
 
     async def write(self, work: Callable[[Session, Grants], T]) -> T:
         """Run `work` with a write session (it commits) and the caller's grants."""
-        return await self._in_thread(write_session, work, write=True)
+        return await self._run(write_session, work, write=True)
 
     async def read(self, work: Callable[[Session, Grants], T]) -> T:
         """Run `work` with a read session (one snapshot) and the caller's grants."""
-        return await self._in_thread(read_session, work, write=False)
+        return await self._run(read_session, work, write=False)
 
-    async def _in_thread(self, opening: Callable[[Engine], AbstractContextManager[Session]],
+    async def _run(self, opening: Callable[[Engine], AbstractContextManager[Session]],
                          work: Callable[[Session, Grants], T], *, write: bool) -> T:
         def run() -> T:
             with opening(self.engine) as session:
