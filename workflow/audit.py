@@ -94,13 +94,28 @@ def append_many(session: Session, at: datetime, entries: Sequence[Mapping[str, A
             **given, "seq": seq, "at": at, "prev_hash": prev_hash,
         }
         # As JSON will hold it (a time becomes its text), so the hash covers what is stored.
-        detail = fields.get("detail")
-        fields["detail"] = json.loads(json.dumps(detail, default=str)) if detail else {}
+        fields["detail"] = as_stored(fields.get("detail"))
         # A plain namespace to hash: a SQLModel object per entry costs more than the hash.
         prev_hash = entry_hash(cast(AuditEntry, SimpleNamespace(**fields)))
         rows.append({**fields, "hash": prev_hash})
-    AUDIT_INSERT.run(session, rows)
+    AUDIT_INSERT.run(session, rows if len(rows) > 1 else rows[0])
     MOVE_HEAD.run(session, {"last_seq": seq, "last_hash": prev_hash})
+
+
+# Values JSON holds as they are (exactly these types: not floats, NaN is not JSON; not enums,
+# which it holds as their values), so a detail of them under text keys needs no round trip; a
+# transition's is its comment.
+_AS_THEY_ARE = (str, int, bool, type(None))
+
+
+def as_stored(detail: dict[str, Any] | None) -> dict[str, Any]:
+    """The detail as its JSON column will give it back."""
+    if not detail:
+        return {}
+    if all(type(key) is str and type(value) in _AS_THEY_ARE for key, value in detail.items()):
+        return dict(detail)
+    loaded: dict[str, Any] = json.loads(json.dumps(detail, default=str))
+    return loaded
 
 
 def record_refusal(

@@ -91,10 +91,13 @@ MOVE_PROPOSAL = Prepared(
 
 
 def _write(session: Session, proposal: Proposal, changes: dict[str, Any]) -> None:
-    """One UPDATE of the locked row; the session's object shows the change without a flush."""
+    """One UPDATE of the locked row; the object shows the change without a flush."""
     MOVE_PROPOSAL.run(session, {**changes, "proposal_id": proposal.id})
-    for name, value in changes.items():
-        set_committed_value(proposal, name, value)
+    if proposal in session:  # the session's own object (an email action's preview read it)
+        for name, value in changes.items():
+            set_committed_value(proposal, name, value)
+    else:  # the door's read, outside the session: no ORM state to keep in step
+        proposal.__dict__.update(changes)
 
 
 def checks_for(session: Session, proposal: Proposal, *, warnings: bool = True) -> list[Check]:

@@ -101,12 +101,11 @@ async def fire_trigger(
     api: ApiDep,
     body: Annotated[TriggerRequest | None, Body()] = None,
 ) -> Response:
-    given = body or TriggerRequest()
-
     def fire(session: Session, me: Grants) -> Response:
         # The door's locked read saw the owner and department, so the answer reads nothing.
         proposal = service.apply(session, proposal_id, trigger, me.user, Channel.API,
-                                 comment=given.comment, version=given.version, grants=me)
+                                 comment=body.comment if body else None,
+                                 version=body.version if body else None, grants=me)
         return as_json(queries.present_json(session, proposal))
 
     return await api.write(fire)

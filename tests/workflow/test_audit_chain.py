@@ -1,12 +1,19 @@
 """The audit chain: append-only in the database, and any alteration is found."""
 
+import json
+from datetime import datetime
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from plumbing.database import read_session
+from plumbing.database import read_session, write_session
 from tests.conftest import World
 from workflow import audit
+from workflow.machine import State
 
 
 def verify(engine: Engine) -> audit.Verification:
@@ -121,3 +128,31 @@ def test_eight_concurrent_writers_on_postgresql_leave_one_unbroken_chain(
         seqs = session.exec(select(func.count(), func.min(AuditEntry.seq),
                                    func.max(AuditEntry.seq))).one()
     assert tuple(seqs) == (8 * (40 + 20 * 3), 1, 8 * (40 + 20 * 3))
+
+
+DETAIL_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    | st.datetimes() | st.sampled_from(list(State)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=5,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8) | st.integers(), DETAIL_VALUES, max_size=4))
+def test_an_entry_hashes_its_detail_as_the_json_column_gives_it_back(
+    detail: dict[Any, Any]
+) -> None:
+    assert audit.as_stored(detail) == json.loads(json.dumps(detail, default=str))
+
+
+def test_a_detail_of_times_and_states_verifies_after_it_is_stored(
+    world: World, engine: Engine
+) -> None:
+    p = world.proposal()
+    with write_session(engine) as session:
+        audit.append(session, actor=None, role=None, channel="system", action="note",
+                     proposal_id=p.id, detail={"at": datetime(2026, 12, 2, 9, 30), "state":
+                                            State.DRAFT, "score": 2.5, "comment": "José"})
+        session.commit()
+    assert verify(engine).ok
