@@ -1,5 +1,5 @@
-"""The JSON API's route class: a well-formed call of a plain route skips FastAPI's general
-request handler.
+"""The proposals router's route class (the API's busiest): a well-formed call of a plain route
+skips FastAPI's general request handler.
 
 FastAPI's handler is built for every shape of route: for each request it walks path, query,
 header and cookie parameters for the route and for each dependency, solves the dependencies,
