@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 import load  # bench/ is the script's folder, so first on sys.path
 from load import Call
+from server import BASELINE_SEQ_FLOOR
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
@@ -257,12 +258,13 @@ def counts(database: Database) -> tuple[int, int]:
     return int(proposals), int(entries)
 
 
-def verify_tail(database: Database, entries: int) -> str:
-    """Check the newest `entries` links (seeded ones and live ones) and the head, as verify does."""
+def verify_tail(database: Database, entries: int | None = None) -> str:
+    """Check the newest `entries` links (seeded ones and live ones; all of them by default) and
+    the head, as verify does."""
     engine = build_engine(database.url)
     with read_session(engine) as session:
         rows = list(reversed(session.exec(
-            select(AuditEntry).where(col(AuditEntry.seq) < 1_000_000_000)
+            select(AuditEntry).where(col(AuditEntry.seq) < BASELINE_SEQ_FLOOR)
             .order_by(col(AuditEntry.seq).desc()).limit(entries)).all()))
         head = session.execute(text("SELECT last_seq, last_hash FROM audit_head")).one()
     engine.dispose()
@@ -479,7 +481,7 @@ def measure_throughput(folder: Path, steps: int, database: Database, workers: in
                                       SOLO_STEPS, 1)
     # The whole chain from its first entry, and its head, as the service's verify walks it; the
     # baseline's entries sit outside it on purpose (numbered from BASELINE_SEQ_FLOOR).
-    chain = verify_tail(database, 10**9)
+    chain = verify_tail(database)
     ratio = workflow.per_second / baseline.per_second
     by_turn = [w.per_second / b.per_second for w, b in zip(turns["workflow"], turns["baseline"],
                                                           strict=True)]

@@ -61,8 +61,12 @@ _SEEN_OWNERS = "microcred_owners"
 
 def remember_owners(session: Session, proposal_id: int, row: Mapping[str, Any]) -> None:
     """Keep what a read with OWNER_COLUMNS saw, so answers in this session need no second read."""
-    session.info.setdefault(_SEEN_OWNERS, {})[proposal_id] = (
-        row["owner_email"], row["owner_name"], row["department_code"])
+    session.info.setdefault(_SEEN_OWNERS, {})[proposal_id] = _owner(row)
+
+
+def _owner(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """What a row read with OWNER_COLUMNS says of its owner and department."""
+    return row["owner_email"], row["owner_name"], row["department_code"]
 
 
 # One proposal's row with its owner's name and department's code (a transition never changes
@@ -267,10 +271,6 @@ def _shown(values: Mapping[str, Any], owner: tuple[str, str, str]) -> dict[str, 
     shown["created_at"] = as_utc(values["created_at"])
     shown["updated_at"] = as_utc(values["updated_at"])
     return shown
-
-
-def _owner(row: Mapping[str, Any]) -> tuple[str, str, str]:
-    return row["owner_email"], row["owner_name"], row["department_code"]
 
 
 def _as_public(fields: dict[str, Any]) -> ProposalPublic:
