@@ -1,22 +1,20 @@
 """The real app under uvicorn, plus a baseline route that exists only in the benchmark.
 
 `POST /bench/baseline/{proposal_id}` makes the database writes of one
-transition, in one write transaction opened exactly as the service opens its
-own (`write_session`, BEGIN IMMEDIATE behind the engine's writer lock): read
-the proposal's state, one UPDATE of its state and version, one INSERT of an
-audit entry hashed like the real ones, as statements prepared once
-(`plumbing.statements.Prepared`), as the door's are. It has the JSON API's
-shape (an async route, its database work run where the service runs its own,
-`api.deps.database_work`), but no authentication, no access or
-separation-of-duties checks, no state machine, no pre-screen, no outbox event,
-no audit head and no response model beyond a small dict. The gap between it and
-a real transition is what the workflow costs.
+transition as a plain FastAPI route (a `def` endpoint in FastAPI's threadpool)
+on the database's own driver (sqlite3, or psycopg for PostgreSQL): BEGIN
+IMMEDIATE, read the proposal's state, one UPDATE of its state and version, one
+INSERT of an audit entry hashed like the real ones, COMMIT. No authentication,
+no access or separation-of-duties checks, no state machine, no pre-screen, no
+outbox event, no audit head, no ORM and no response model beyond a small dict.
+The gap between it and a real transition is what the workflow and its
+framework cost.
 
 `GET /bench/memory` (also bench-only) answers the process's resident memory and
 how many `transitions` objects and `Proposal` rows it holds right now, so a
 benchmark can show that reading proposals leaves nothing behind per proposal.
 `GET /bench/baseline-read/{proposal_id}` is the read counterpart of the
-baseline: one SELECT of the row through the driver, no auth, no presenting.
+baseline: one SELECT of the row on the driver, no auth, no presenting.
 
 Run by the benchmarks in this folder; by hand:
     .venv/bin/python bench/server.py --database-url sqlite:////tmp/x.db --port 8123 [--workers 4]
@@ -27,22 +25,25 @@ import gc
 import itertools
 import os
 import socket
+import sqlite3
 import sys
+import threading
+from contextlib import closing
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from typing import Any
 
+import psycopg
 import uvicorn
 from fastapi import FastAPI, HTTPException
-from sqlalchemy import Engine, bindparam, select, text
+from sqlalchemy.engine import make_url
 from uvicorn.supervisors import Multiprocess
 
 from api.app import create_app
-from api.deps import database_work
-from plumbing.database import build_engine, read_session, write_session
+from plumbing.database import build_engine
 from plumbing.settings import Settings
-from plumbing.statements import Prepared
 from workflow.audit import GENESIS_HASH, entry_hash
-from workflow.models import AuditEntry, Proposal
+from workflow.models import Proposal
 
 # Baseline entries are numbered far above the real chain so the two never share a `seq`; the
 # real appends keep reading audit_head, which the baseline leaves alone. Each web process gets
@@ -53,60 +54,83 @@ BASELINE_BLOCK = 1_000_000
 FLIP = {"rubric_review": "returned", "returned": "rubric_review"}
 
 
-def add_baseline_route(app: FastAPI, engine: Engine) -> None:
+def add_baseline_route(app: FastAPI, database_url: str) -> None:
+    """The same writes as a transition, as a plain FastAPI route on the database's own driver."""
+    url = make_url(database_url)
+    sqlite = url.get_backend_name() == "sqlite"
     block = BASELINE_SEQ_FLOOR + (os.getpid() % 1000) * BASELINE_BLOCK
-    with engine.connect() as connection:
-        highest = connection.execute(
-            text("SELECT max(seq) FROM audit_entry WHERE seq >= :low AND seq < :high"),
-            {"low": block, "high": block + BASELINE_BLOCK}).scalar() or 0
-    next_seq = itertools.count(max(highest, block) + 1)
-    proposals, entries = Proposal.__table__, AuditEntry.__table__  # type: ignore[attr-defined]
-    # Locked on PostgreSQL, as the door locks the row it changes; prepared once and run on the
-    # driver's cursor, as the door's are (plumbing.statements).
-    read_state = Prepared(select(proposals.c.state, proposals.c.version)
-                          .where(proposals.c.id == bindparam("proposal_id")).with_for_update())
-    move = Prepared(proposals.update().where(proposals.c.id == bindparam("proposal_id")))
-    add_entry = Prepared(entries.insert())
+    local = threading.local()
 
-    def transition(proposal_id: int) -> dict[str, object]:
-        with write_session(engine) as session:
-            row = read_state.first(session, {"proposal_id": proposal_id})
+    def connection() -> Any:
+        # One connection per threadpool thread, kept: a pool, as the service's engine keeps one.
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            if sqlite:
+                conn = sqlite3.connect(url.database or "", timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            else:
+                conn = psycopg.connect(url.set(drivername="postgresql").render_as_string(
+                    hide_password=False), autocommit=True)
+            local.conn = conn
+        return conn
+
+    mark = "?" if sqlite else "%s"
+    with closing(connection()) as first:
+        highest = first.execute(
+            f"SELECT max(seq) FROM audit_entry WHERE seq >= {mark} AND seq < {mark}",
+            (block, block + BASELINE_BLOCK)).fetchone()[0] or 0
+    local.conn = None
+    next_seq = itertools.count(max(highest, block) + 1)
+    lock_row = "" if sqlite else " FOR UPDATE"
+    columns = ("seq", "at", "actor_id", "actor_email", "role", "channel", "action", "outcome",
+               "from_state", "to_state", "proposal_id", "version", "detail", "prev_hash", "hash")
+    insert = (f"INSERT INTO audit_entry ({', '.join(columns)}) "
+              f"VALUES ({', '.join([mark] * len(columns))})")
+
+    @app.post("/bench/baseline/{proposal_id}", include_in_schema=False)
+    def baseline_transition(proposal_id: int) -> dict[str, object]:
+        conn = connection()
+        conn.execute("BEGIN IMMEDIATE" if sqlite else "BEGIN")
+        try:
+            row = conn.execute(f"SELECT state, version FROM proposal WHERE id = {mark}{lock_row}",
+                               (proposal_id,)).fetchone()
             if row is None:
                 raise HTTPException(404, "no such proposal")
-            state, version = row["state"], row["version"]
+            state, version = row
             new_state = FLIP.get(state, "rubric_review")
             now = datetime.now(UTC)
-            move.run(session, {"state": new_state, "version": version + 1,
-                               "updated_at": now, "proposal_id": proposal_id})
+            conn.execute(f"UPDATE proposal SET state = {mark}, version = {mark}, "
+                         f"updated_at = {mark} WHERE id = {mark}",
+                         (new_state, version + 1, stored_time(now, sqlite), proposal_id))
             entry = SimpleNamespace(
                 seq=next(next_seq), at=now, actor_id=None, actor_email=None,
                 role=None, channel="api", action="baseline", outcome="accepted",
                 from_state=state, to_state=new_state, proposal_id=proposal_id,
                 version=version + 1, detail={}, prev_hash=GENESIS_HASH)
-            add_entry.run(session, {**vars(entry),
-                                    "hash": entry_hash(entry)})  # type: ignore[arg-type]
-            session.commit()
+            values = {**vars(entry), "hash": entry_hash(entry)}  # type: ignore[arg-type]
+            values["at"] = stored_time(now, sqlite)
+            values["detail"] = "{}"
+            conn.execute(insert, tuple(values[name] for name in columns))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         return {"id": proposal_id, "state": new_state, "version": version + 1}
 
-    # The request's shape is the JSON API's (api.deps.Api): an async route, its work run where
-    # the service runs its own (api.deps.database_work), so the two differ only in what the
-    # workflow does.
-    @app.post("/bench/baseline/{proposal_id}", include_in_schema=False)
-    async def baseline_transition(proposal_id: int) -> dict[str, object]:
-        return await database_work(engine, True, lambda: transition(proposal_id))
-
-    read_row = Prepared(select(proposals).where(proposals.c.id == bindparam("proposal_id")))
-
-    def read(proposal_id: int) -> dict[str, object]:
-        with read_session(engine) as session:
-            row = read_row.first(session, {"proposal_id": proposal_id})
+    @app.get("/bench/baseline-read/{proposal_id}", include_in_schema=False)
+    def baseline_read(proposal_id: int) -> dict[str, object]:
+        row = connection().execute(f"SELECT id, state, title FROM proposal WHERE id = {mark}",
+                                   (proposal_id,)).fetchone()
         if row is None:
             raise HTTPException(404, "no such proposal")
-        return {"id": row["id"], "state": row["state"], "title": row["title"]}
+        return {"id": row[0], "state": row[1], "title": row[2]}
 
-    @app.get("/bench/baseline-read/{proposal_id}", include_in_schema=False)
-    async def baseline_read(proposal_id: int) -> dict[str, object]:
-        return await database_work(engine, False, lambda: read(proposal_id))
+
+def stored_time(moment: datetime, sqlite: bool) -> object:
+    """A time as SQLAlchemy's DateTime stores it: text on SQLite, the value on PostgreSQL."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else moment
 
 
 def resident_kib() -> int:
@@ -149,7 +173,7 @@ def build(database_url: str) -> FastAPI:
                           pool_size=settings.database_pool_size)
     app = create_app(settings, engine)
     own = len(app.router.routes)
-    add_baseline_route(app, engine)
+    add_baseline_route(app, database_url)
     add_memory_route(app)
     # Routing walks the routes in order: the bench's go before the service's routers (after
     # FastAPI's four documentation routes), so the baseline pays no more routing than a
