@@ -1,6 +1,5 @@
 """The application factory."""
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -21,11 +20,9 @@ from api.routes import (
     reviews,
 )
 from notifications import listener
-from notifications.outbox import install as install_notifications
 from notifications.worker import in_background
 from plumbing.database import get_engine, write_session
 from plumbing.settings import Settings, get_settings
-from workflow import credentials as published
 from workflow.reviews import install_rubrics
 
 
@@ -49,15 +46,7 @@ def create_app(
                 await background.enter_async_context(listener.in_background(
                     app.state.engine, settings, settings.inbound_smtp_host,
                     settings.inbound_smtp_port))
-            # What start-up built lives as long as the service: out of the collector's sight, a
-            # full collection no longer walks it. Measured under load: a full collection every
-            # few seconds took 94 ms, stalling every request in flight; 3 ms frozen. Released
-            # at shutdown, so a process that runs several apps (the tests) can free them.
-            gc.freeze()
-            try:
-                yield
-            finally:
-                gc.unfreeze()
+            yield
 
     app = FastAPI(
         title="microcred",
@@ -73,19 +62,14 @@ def create_app(
     # X-Forwarded-* from the trusted proxies only, the connecting peer kept for sign-on.
     app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
     errors.install(app)
-    # Every transition this process makes writes its emails (idempotent).
-    install_notifications()
-    # Approving a design publishes the credential in the same transaction.
-    published.install(settings)
-    # First: routing walks the routes in order, and transitions are the busiest calls (its
-    # trigger segment matches only the table's triggers, so it hides no other route).
-    app.include_router(proposals.router)
     app.include_router(accounts.router)
     app.include_router(reviews.router)
     app.include_router(badges.router)
     app.include_router(outbox.router)
     app.include_router(credentials.router)
     app.include_router(email_actions.router)
+    # After the others: its `POST /api/proposals/{id}/{trigger}` would take their POSTs.
+    app.include_router(proposals.router)
     email_actions.install_log_redaction()
     web.install(app)
     app.include_router(pages.router)

@@ -42,7 +42,7 @@ def serve(args: argparse.Namespace) -> int:
         from api.demo import seed
 
         with write_session(engine) as session:
-            print(seed(session, f"http://{args.host}:{args.port}"))
+            print(seed(session, settings))
         print(f"Web pages: http://{args.host}:{args.port}/sign-in (one click per demo user)")
     print(f"microcred on http://{args.host}:{args.port} (database {settings.database_url})")
     print(_mail_destination(settings, f"http://{args.host}:{args.port}"))

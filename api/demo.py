@@ -3,6 +3,7 @@ and one credential published through the whole process, so the catalog is not em
 
 from sqlmodel import Session, select
 
+from plumbing.settings import Settings
 from workflow import badges, reviews, service
 from workflow.accounts import add_department, add_user, issue_token
 from workflow.models import (
@@ -63,20 +64,20 @@ def sample_proposal(title: str, department: str, **overrides: object) -> Proposa
     return ProposalCreate.model_validate(fields)
 
 
-def seed(session: Session, base_url: str) -> str:
+def seed(session: Session, settings: Settings) -> str:
     """Seed once (idempotent), issue fresh tokens, and say how to sign in."""
     if session.exec(select(User).where(User.email == PEOPLE[0][0])).first() is None:
-        _seed_fresh(session)
+        _seed_fresh(session, settings)
     lines = ["Demo users (use a token as `Authorization: Bearer <token>`):"]
     for email, _name, roles, department in PEOPLE:
         user = session.exec(select(User).where(User.email == email)).one()
         token = issue_token(session, user, label="demo")
         lines.append(f"  {', '.join(roles):16} {department or '':5} {email:22} {token}")
-    lines.append(f"Try: curl -H 'Authorization: Bearer <token>' {base_url}/api/proposals")
+    lines.append(f"Try: curl -H 'Authorization: Bearer <token>' {settings.base_url}/api/proposals")
     return "\n".join(lines)
 
 
-def _seed_fresh(session: Session) -> None:
+def _seed_fresh(session: Session, settings: Settings) -> None:
     for code, name in DEPARTMENTS:
         add_department(session, DepartmentCreate(code=code, name=name))
     people = {}
@@ -89,46 +90,47 @@ def _seed_fresh(session: Session) -> None:
     service.create_proposal(session, sample_proposal("Applied Data Storytelling", "CS"), alice, api)
     waiting = service.create_proposal(
         session, sample_proposal("Cloud Infrastructure Foundations", "CS"), alice, api)
-    service.apply(session, waiting.id or 0, "submit", alice, api)
+    service.apply(session, waiting.id or 0, "submit", alice, api, settings=settings)
     in_rubric = service.create_proposal(
         session, sample_proposal("Clinical Informatics Essentials", "NURS", level="professional"),
         nina, api)
-    service.apply(session, in_rubric.id or 0, "submit", nina, api)
-    service.apply(session, in_rubric.id or 0, "approve", nora, api)
+    service.apply(session, in_rubric.id or 0, "submit", nina, api, settings=settings)
+    service.apply(session, in_rubric.id or 0, "approve", nora, api, settings=settings)
     returned = service.create_proposal(
         session, sample_proposal("Secure Software Practices", "CS"), alice, api)
-    service.apply(session, returned.id or 0, "submit", alice, api)
-    service.apply(session, returned.id or 0, "return", bob, api,
+    service.apply(session, returned.id or 0, "submit", alice, api, settings=settings)
+    service.apply(session, returned.id or 0, "return", bob, api, settings=settings,
                   comment="Please name the employer partners who asked for this.")
     withdrawn = service.create_proposal(
         session, sample_proposal("Telehealth Communication", "NURS"), nina, api)
-    service.apply(session, withdrawn.id or 0, "withdraw", nina, api)
-    _publish(session, people, "Data Analytics Foundations")
+    service.apply(session, withdrawn.id or 0, "withdraw", nina, api, settings=settings)
+    _publish(session, people, "Data Analytics Foundations", settings)
 
 
-def _publish(session: Session, people: dict[str, User], title: str) -> None:
+def _publish(session: Session, people: dict[str, User], title: str, settings: Settings
+             ) -> None:
     """Take one proposal through every stage by the same doors the pages and the API use."""
     alice, bob = people["alice@arizona.edu"], people["bob@arizona.edu"]
     carol = people["badge@arizona.edu"]
     api = Channel.SYSTEM
     proposal_id = service.create_proposal(
         session, sample_proposal(title, "CS", credits=6), alice, api).id or 0
-    service.apply(session, proposal_id, "submit", alice, api)
-    service.apply(session, proposal_id, "approve", bob, api)
+    service.apply(session, proposal_id, "submit", alice, api, settings=settings)
+    service.apply(session, proposal_id, "approve", bob, api, settings=settings)
     reviewers = ["rita@arizona.edu", "ravi@arizona.edu"]
-    reviews.assign_reviewers(session, proposal_id, reviewers, carol, api)
+    reviews.assign_reviewers(session, proposal_id, reviewers, carol, api, settings)
     proposal = session.get(Proposal, proposal_id)
     assert proposal is not None and proposal.rubric_key is not None
     rubric = reviews.rubric_version(session, proposal.rubric_key, proposal.rubric_version)
     top = max(rubric.levels, key=lambda level: level.points).key
     scores = ReviewSubmission(scores={criterion.key: top for criterion in rubric.criteria})
     for email in reviewers:
-        reviews.save_review(session, proposal_id, scores, people[email], api)
-    service.apply(session, proposal_id, "approve", carol, api)
+        reviews.save_review(session, proposal_id, scores, people[email], api, settings)
+    service.apply(session, proposal_id, "approve", carol, api, settings=settings)
     badges.save_design(session, proposal_id, badges.DesignUpload(
         image=BADGE_SVG, filename="badge.svg", declared_type="image/svg+xml",
         alt_text="A navy hexagon with a red check mark",
         criteria_narrative="Complete the **two courses** with a B or better and present "
                            "the capstone analysis to a panel of faculty and employers.",
         tags=("data", "analytics")), alice, api)
-    service.apply(session, proposal_id, "approve", carol, api)
+    service.apply(session, proposal_id, "approve", carol, api, settings=settings)

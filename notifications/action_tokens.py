@@ -19,8 +19,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from notifications.models import ActionToken
-from notifications.outbox import Envelope
-from plumbing.settings import Settings, get_settings
+from notifications.recipients import Envelope
+from plumbing.settings import Settings
 from workflow import audit, service
 from workflow.access import grants_of
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
@@ -37,7 +37,6 @@ DONE = {
 # Lower-case base32: some mail systems lower-case the local part of `reply+<token>@...`.
 TOKEN_PATTERN = re.compile(r"^[a-z2-7]{32}$")
 TOKEN_BYTES = 20
-TOKEN_INSERT = ActionToken.__table__.insert()  # type: ignore[attr-defined]
 
 
 def new_token() -> str:
@@ -63,13 +62,10 @@ def issue(
     """Store a new token's hash in the caller's transaction and answer the token."""
     token = new_token()
     now = utcnow()
-    # One INSERT now, through the connection: cheaper than an ORM object flushed at commit.
-    session.connection().execute(TOKEN_INSERT, {
-        "token_hash": hash_token(token), "user_id": user_id, "proposal_id": proposal.id or 0,
-        "version": proposal.version, "triggers": triggers, "event": event, "created_at": now,
-        "expires_at": now + timedelta(days=settings.action_token_days),
-        "used_at": None, "used_via": None,
-    })
+    session.add(ActionToken(
+        token_hash=hash_token(token), user_id=user_id, proposal_id=proposal.id or 0,
+        version=proposal.version, triggers=triggers, event=event, created_at=now,
+        expires_at=now + timedelta(days=settings.action_token_days)))
     return token
 
 
@@ -78,40 +74,40 @@ def email_actions(session: Session, proposal: Proposal, user: User) -> list[Avai
             if a.trigger in EMAIL_TRIGGERS]
 
 
-def action_context(session: Session, envelope: Envelope) -> Mapping[str, Any]:
-    """The outbox hook: buttons and a Reply-To address on every "action needed" email."""
+@dataclass(frozen=True)
+class Offer:
+    """What an "action needed" email offers its recipient: buttons and a reply address."""
+
+    buttons: list[dict[str, str]]  # {"label", "url"}
+    reply: dict[str, Any]  # {"address", "approve": bool, "return": bool}
+
+
+def offer(session: Session, envelope: Envelope, settings: Settings) -> Offer | None:
+    """Issue the recipient a token for what they may do now, or None when they may do nothing
+    from this email (not an "action needed" email, a proposal that moved on, no account)."""
     proposal, recipient = envelope.proposal, envelope.recipient
     if (not envelope.action_needed or not envelope.current or proposal is None
             or recipient.user_id is None):
-        return {}
+        return None
     user = session.get(User, recipient.user_id)
     if user is None or not user.is_active:
-        return {}
+        return None
     offered = email_actions(session, proposal, user)
     if not offered:
-        return {}
-    settings = get_settings()
+        return None
     token = issue(session, user_id=user.id or 0, proposal=proposal,
                   triggers=[a.trigger for a in offered], event=envelope.event, settings=settings)
     base = settings.base_url.rstrip("/")
     # An approval whose requirement is unmet (rubric not scored yet) gets no button; the token
     # still allows it, so the link works once the requirement is met.
     shown = [a for a in offered if a.ready or a.comment_required]
-    address = reply_address(token, settings)
-    return {
-        "actions": [{"label": LABELS[a.trigger], "url": f"{base}/actions/{token}?do={a.trigger}"}
-                    for a in shown],
-        "reply": {"address": address, "approve": any(a.trigger == "approve" for a in shown),
-                  "return": any(a.trigger == "return" for a in shown)},
-        "headers": {"Reply-To": address},
-    }
-
-
-def install() -> None:
-    from notifications import outbox
-
-    if action_context not in outbox.context_hooks:
-        outbox.context_hooks.append(action_context)
+    return Offer(
+        buttons=[{"label": LABELS[a.trigger], "url": f"{base}/actions/{token}?do={a.trigger}"}
+                 for a in shown],
+        reply={"address": reply_address(token, settings),
+               "approve": any(a.trigger == "approve" for a in shown),
+               "return": any(a.trigger == "return" for a in shown)},
+    )
 
 
 # --- using a token ----------------------------------------------------------------------------
@@ -230,6 +226,7 @@ def use(
     trigger: str,
     *,
     via: str,
+    settings: Settings,
     comment: str | None = None,
     proposal_ids: frozenset[int] | None = None,
     audit_detail: Mapping[str, Any] | None = None,
@@ -283,7 +280,7 @@ def use(
         on_outcome(session, None, ready)
     try:
         return service.apply(session, ready.proposal.id or 0, trigger, ready.user, via,
-                             comment=comment, version=ready.token.version)
+                             settings=settings, comment=comment, version=ready.token.version)
     except WorkflowError as error:
         # The door rolled back (the token stays unused) and committed its own refusal entry.
         door_refusal = _from_door(session, error, ready)

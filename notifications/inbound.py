@@ -287,41 +287,45 @@ def _handle(session: Session, inbound: Inbound, settings: Settings, *, rate_limi
     if found is not None and (owner is None or owner.email.lower() != inbound.sender):
         return _refuse(session, inbound, sender_user, proposal, "other_sender",
                        "This email was sent to someone else, and only they can act on it by "
-                       "replying. Nothing was done.")
+                       "replying. Nothing was done.", settings)
     failure = authentication_failure(inbound.message)
     if failure:
         return _refuse(session, inbound, sender_user, proposal, "authentication_failed",
                        f"Your message failed the receiving server's sender checks ({failure}), "
                        "so it could not be trusted. Nothing was done; please use the link in "
-                       "the email or the website.")
+                       "the email or the website.", settings)
     wanted = command(reply_text(inbound.message))
     if found is not None and wanted.trigger is None:
-        return _refuse(session, inbound, sender_user, proposal, "not_understood", HELP)
+        return _refuse(session, inbound, sender_user, proposal, "not_understood", HELP,
+                       settings)
     if wanted.trigger == "return" and wanted.comment is None:
-        return _refuse(session, inbound, sender_user, proposal, "comment_missing", RETURN_HELP)
-    return _act(session, inbound, token, wanted, sender_user)
+        return _refuse(session, inbound, sender_user, proposal, "comment_missing", RETURN_HELP,
+                       settings)
+    return _act(session, inbound, token, wanted, sender_user, settings)
 
 
 def _act(session: Session, inbound: Inbound, token: str, wanted: Command,
-         sender_user: User | None) -> Received:
+         sender_user: User | None, settings: Settings) -> Received:
     answered: list[bool] = []
 
     def answer(session: Session, refusal: Refused | None, ready: Preview | None) -> None:
         _mark(session, inbound, "done" if refusal is None else "refused")
         if refusal is not None:
             answered.append(_answer(session, sender_user, inbound, refusal.proposal, "refused",
-                                    refusal.message))
+                                    refusal.message, settings))
         elif ready is not None:
             did = action_tokens.DONE[ready.trigger]
             stage = ready.to_state.replace("_", " ")
             text = f"Done: you {did} \"{ready.proposal.title}\". It is now {stage}."
             if ready.trigger != "return":
                 text = f"Done: you {did} \"{ready.proposal.title}\". It moves on to {stage}."
-            answered.append(_answer(session, sender_user, inbound, ready.proposal, "done", text))
+            answered.append(_answer(session, sender_user, inbound, ready.proposal, "done", text,
+                                    settings))
 
     try:
         action_tokens.use(
-            session, token, wanted.trigger or "", via=VIA, comment=wanted.comment,
+            session, token, wanted.trigger or "", via=VIA, settings=settings,
+            comment=wanted.comment,
             proposal_ids=thread_proposals(inbound.message) or None,
             audit_detail=_detail(inbound), on_outcome=answer,
         )
@@ -369,19 +373,19 @@ def _drop(session: Session, inbound: Inbound, user: User | None, reason: str, me
 
 
 def _refuse(session: Session, inbound: Inbound, user: User | None, proposal: Proposal | None,
-            reason: str, message: str) -> Received:
+            reason: str, message: str, settings: Settings) -> Received:
     """Audit, and answer the sender if they are one of our users."""
     _audit(session, inbound, user, proposal, reason, message)
     _mark(session, inbound, reason)
     answered = _answer(session, user, inbound, proposal, "help" if reason in (
-        "not_understood", "comment_missing") else "refused", message)
+        "not_understood", "comment_missing") else "refused", message, settings)
     session.commit()
     return Received("help" if reason in ("not_understood", "comment_missing") else "refused",
                     reason, answered)
 
 
 def _answer(session: Session, user: User | None, inbound: Inbound, proposal: Proposal | None,
-            kind: str, text: str) -> bool:
+            kind: str, text: str, settings: Settings) -> bool:
     """Queue a short answer to a known user (never to a stranger: no backscatter to forged
     senders), from the null sender, marked as an automatic reply."""
     if user is None:
@@ -396,7 +400,7 @@ def _answer(session: Session, user: User | None, inbound: Inbound, proposal: Pro
         recipients=[Recipient(email=user.email, name=user.name, user_id=user.id)],
         context={"answer": {"kind": kind, "text": text}}, what=what,
         subject=f"[Micro-credential] {what[0].upper()}{what[1:]}",
-        headers=headers, envelope_sender="",
+        headers=headers, envelope_sender="", settings=settings,
     ))
 
 

@@ -3,25 +3,7 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from workflow.machine import State
-
-
-class Event(StrEnum):
-    """An event that sends email; each has one template pair, templates/<event>.{txt,html}."""
-
-    SUBMITTED = "submitted"
-    RESUBMITTED = "resubmitted"
-    DEPARTMENT_APPROVED = "department_approved"
-    RUBRIC_APPROVED = "rubric_approved"
-    PUBLISHED = "published"
-    RETURNED = "returned"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
-    RETIRED = "retired"
-    REVIEWER_ASSIGNED = "reviewer_assigned"
-    REMINDER = "reminder"
-    ESCALATION = "escalation"
-    DIGEST = "digest"
+from workflow.events import Event
 
 
 class Audience(StrEnum):
@@ -88,26 +70,3 @@ MATRIX: dict[Event, tuple[Notice, ...]] = {
     ),
     Event.ESCALATION: (Notice((A.BADGE_OFFICE,), "overdue"),),
 }
-
-
-def event_for(trigger: str, from_state: State, to_state: State) -> Event | None:
-    """The event a transition is, or None when it sends no email."""
-    if trigger == "submit":
-        return Event.SUBMITTED
-    if trigger == "resubmit":
-        return Event.RESUBMITTED
-    if trigger == "approve":
-        return {
-            State.RUBRIC_REVIEW: Event.DEPARTMENT_APPROVED,
-            State.DESIGN_REVIEW: Event.RUBRIC_APPROVED,
-            State.PUBLISHED: Event.PUBLISHED,
-        }[to_state]
-    if trigger == "withdraw" and from_state is State.DRAFT:
-        # Nobody but its authors ever saw a draft; telling the badge office would leak it.
-        return None
-    return {
-        "return": Event.RETURNED,
-        "reject": Event.REJECTED,
-        "withdraw": Event.WITHDRAWN,
-        "retire": Event.RETIRED,
-    }[trigger]

@@ -51,33 +51,6 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
-class OutboxEvent(SQLModel, table=True):
-    """Something that happened and sends email, written in the transaction that made it happen.
-
-    The worker turns it into `outbox_message` rows (who gets what, rendered) and deletes it, so
-    the request that changed the proposal pays for one small INSERT, not for the emails.
-    """
-
-    __tablename__ = "outbox_event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    event: str = Field(max_length=64)
-    proposal_id: int = Field(foreign_key="proposal.id")
-    # The proposal's state and version right after the change: recipients are chosen for that
-    # stage, and the emails offer actions only while the proposal is still at that version.
-    state: str = Field(max_length=32)
-    version: int
-    actor_id: int | None = Field(default=None, foreign_key="app_user.id")
-    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    # Users the event names (the reviewers just assigned).
-    named: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Timestamp()
-    # Passes that failed to expand it, and the last one's error: after MAX_EVENT_ATTEMPTS the
-    # worker leaves it parked here (kept, never deleted) instead of failing on it every pass.
-    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    last_error: str | None = Field(default=None, max_length=1000)
-
-
 class OutboxMessagePublic(SQLModel):
     id: int
     event: str

@@ -1,42 +1,34 @@
-"""The outbox: emails written in the same transaction as the change that causes them.
+"""The outbox: rendered emails waiting to be sent.
 
-Nothing here sends. The door's transition listener (and reviewer assignment) writes one
-typed event per change into `outbox_event`; the worker expands each into rendered messages in
+Nothing here sends. The door (and reviewer assignment) records one typed event per change in
+`outbox_event` (`workflow.events`); the worker expands each into rendered messages in
 `outbox_message` (who gets what, per the matrix), and `notifications.delivery` sends those.
 The scheduler and the sign-in links queue rendered messages directly.
 """
 
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, select, update
 
-from notifications.matrix import MATRIX, Event, event_for
-from notifications.models import EmailPreference, OutboxEvent, OutboxMessage, OutboxStatus
-from notifications.recipients import Recipient, Resolver, unique
+from notifications import action_tokens
+from notifications.matrix import MATRIX
+from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
+from notifications.recipients import Envelope, Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
 from plumbing.database import DATABASE_AWAY, read_session, write_session
-from plumbing.settings import Settings, get_settings
-from plumbing.statements import Prepared
+from plumbing.settings import Settings
 from workflow import audit
 from workflow.errors import Conflict, NotFound
+from workflow.events import Event, OutboxEvent
 from workflow.machine import State
-from workflow.models import (
-    Credential,
-    Department,
-    Proposal,
-    ReviewerAssignment,
-    User,
-    as_utc,
-    utcnow,
-)
+from workflow.models import Credential, Department, Proposal, User, as_utc, utcnow
 from workflow.queries import decode_cursor, encode_cursor
-from workflow.service import TransitionApplied
 
 ROLE_PHRASES = {
     "owner": "the proposal's submitter",
@@ -50,28 +42,7 @@ ROLE_PHRASES = {
 
 
 AsOf = tuple[State, int]  # a proposal's state and version right after an event
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """One message about to be rendered, as a context hook sees it."""
-
-    event: str
-    proposal: Proposal | None
-    recipient: Recipient
-    action_needed: bool
-    # False when the proposal has moved past the version the event was about: no actions then.
-    current: bool = True
-
-
-OUTBOX_INSERT = OutboxMessage.__table__.insert()  # type: ignore[attr-defined]
-EVENT_INSERT = Prepared(OutboxEvent.__table__.insert())  # type: ignore[attr-defined]
 log = logging.getLogger(__name__)
-
-ContextHook = Callable[[Session, Envelope], Mapping[str, Any]]
-# Hooks add to each recipient's template context inside the caller's transaction (the email
-# actions add `actions`: [{"label", "url"}], shown as buttons, and `headers`: {"Reply-To": ...}).
-context_hooks: list[ContextHook] = []
 
 
 def stage_label(state: str) -> str:
@@ -177,7 +148,7 @@ def enqueue(
     dedupe_key: str | None = None,
     headers: Mapping[str, str] | None = None,
     envelope_sender: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> int:
     """Render `templates/<event>.{txt,html}` for each recipient and queue the messages in the
     caller's transaction (the caller commits); answer how many were queued.
@@ -187,7 +158,6 @@ def enqueue(
     With a `dedupe_key`, a message already queued under the same key and recipient is not
     queued again, so a scheduler that runs twice queues nothing twice.
     """
-    settings = settings or get_settings()
     people = [r if isinstance(r, Recipient) else Recipient(email=r.strip().lower())
               for r in recipients]
     if action_needed:
@@ -197,7 +167,8 @@ def enqueue(
     letter = Letter(event=event, context=context, what=what, subject=subject,
                     action_needed=action_needed, dedupe_key=dedupe_key, headers=headers,
                     envelope_sender=envelope_sender)
-    rows = messages(session, about_proposal(session, proposal, settings), letter, people)
+    rows = messages(session, about_proposal(session, proposal, settings), letter, people,
+                    settings)
     return store(session, rows, deduped=dedupe_key is not None)
 
 
@@ -220,8 +191,8 @@ class Letter:
     envelope_sender: str | None = None
 
 
-def messages(session: Session, about: About, letter: Letter, people: Sequence[Recipient]
-             ) -> list[dict[str, Any]]:
+def messages(session: Session, about: About, letter: Letter, people: Sequence[Recipient],
+             settings: Settings) -> list[dict[str, Any]]:
     """The outbox rows of one notice: each recipient's message rendered, nothing stored yet."""
     proposal, event, action_needed = about.proposal, letter.event, letter.action_needed
     if proposal is not None:
@@ -252,10 +223,12 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
             "role_phrase": ROLE_PHRASES.get(person.role, "a participant in this proposal"),
         }
         row_headers = dict(letter.headers or {})
-        for hook in context_hooks:
-            extra = dict(hook(session, envelope))
-            row_headers.update(extra.pop("headers", {}))
-            personal.update(extra)
+        # An "action needed" email carries its recipient's action links and reply address.
+        offered = action_tokens.offer(session, envelope, settings)
+        if offered is not None:
+            personal["actions"] = offered.buttons
+            personal["reply"] = offered.reply
+            row_headers["Reply-To"] = offered.reply["address"]
         rendered = render(event, title_line, personal)
         rows.append({
             "event": event,
@@ -279,13 +252,12 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
 
 
 def store(session: Session, rows: list[dict[str, Any]], *, deduped: bool) -> int:
-    """Insert the rows now, in one statement (a scheduler's deduped rows: one each)."""
+    """Insert the rows in the caller's transaction (a scheduler's deduped rows: once each)."""
     if not rows:
         return 0
     if deduped:
         return _insert_once(session, rows)
-    # Through the session's connection: the ORM's bulk path costs more than the INSERT itself.
-    session.connection().execute(OUTBOX_INSERT, rows)
+    session.add_all(OutboxMessage(**row) for row in rows)
     return len(rows)
 
 
@@ -311,7 +283,7 @@ def notify(
     named: Sequence[User] = (),
     context: Mapping[str, Any] | None = None,
     dedupe_key: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     as_of: AsOf | None = None,
 ) -> int:
     """Queue every message the matrix gives this event, each address once.
@@ -319,7 +291,6 @@ def notify(
     `as_of` is the stage and version the event left the proposal at, when it may have moved
     on since (an event the worker expands); recipients are chosen for that stage.
     """
-    settings = settings or get_settings()
     owner = actor if actor is not None and actor.id == proposal.owner_id else None
     resolver = Resolver(session, proposal, settings, named, owner=owner)
     state = as_of[0] if as_of else State(proposal.state)
@@ -344,55 +315,11 @@ def notify(
             about = about or about_proposal(session, proposal, settings, resolver.owner, as_of)
             letter = Letter(event=event.value, context=shared, what=notice.what,
                             action_needed=notice.action_needed, dedupe_key=dedupe_key)
-            rows += messages(session, about, letter, people)
+            rows += messages(session, about, letter, people, settings)
     return store(session, rows, deduped=dedupe_key is not None)
 
 
-@dataclass(frozen=True)
-class Notice:
-    """A typed event for the outbox: what happened to which proposal, by whom."""
-
-    event: Event
-    proposal_id: int
-    state: State
-    version: int
-    actor_id: int | None = None
-    comment: str | None = None
-    named: tuple[int, ...] = ()
-
-
-def record(session: Session, notice: Notice) -> None:
-    """Put the event into the caller's transaction: one small INSERT, rendered later."""
-    EVENT_INSERT.run(session, {
-        "event": notice.event.value, "proposal_id": notice.proposal_id,
-        "state": notice.state.value, "version": notice.version, "actor_id": notice.actor_id,
-        "comment": notice.comment, "named": list(notice.named), "created_at": utcnow(),
-        "attempts": 0, "last_error": None,
-    })
-
-
-def on_transition(session: Session, proposal: Proposal, applied: TransitionApplied) -> None:
-    """The door's listener: record the transition's event in its own transaction."""
-    event = event_for(applied.trigger, applied.from_state, applied.to_state)
-    if event is None:
-        return
-    record(session, Notice(event, applied.proposal_id, applied.to_state, applied.version,
-                           actor_id=applied.actor_id or None, comment=applied.comment))
-
-
-def on_reviewers_assigned(session: Session, proposal: Proposal, added: Sequence[User]) -> None:
-    """Tell newly assigned reviewers: an event in the assignment's transaction."""
-    if not added:
-        return
-    assigned_by = session.exec(select(ReviewerAssignment.assigned_by_id).where(
-        ReviewerAssignment.proposal_id == proposal.id,
-        col(ReviewerAssignment.reviewer_id).in_([u.id for u in added]))).first()
-    record(session, Notice(Event.REVIEWER_ASSIGNED, proposal.id or 0, State(proposal.state),
-                           proposal.version, actor_id=assigned_by,
-                           named=tuple(u.id for u in added if u.id is not None)))
-
-
-def expand(session: Session, row: OutboxEvent, settings: Settings | None = None) -> int:
+def expand(session: Session, row: OutboxEvent, settings: Settings) -> int:
     """Queue the emails of one recorded event; answer how many."""
     proposal = session.get(Proposal, row.proposal_id)
     if proposal is None:
@@ -406,10 +333,9 @@ def expand(session: Session, row: OutboxEvent, settings: Settings | None = None)
 
 # Passes an event may fail before the worker parks it (it stays, with its error, for an admin).
 MAX_EVENT_ATTEMPTS = 5
-_EVENTS = OutboxEvent.__table__  # type: ignore[attr-defined]
 
 
-def expand_pending(engine: Engine, settings: Settings | None = None, limit: int = 500) -> int:
+def expand_pending(engine: Engine, settings: Settings, limit: int = 500) -> int:
     """Turn recorded events into emails, oldest first; answer how many emails were queued.
 
     Each event is expanded and deleted in its own short transaction, so web requests never
@@ -453,8 +379,9 @@ def expand_pending(engine: Engine, settings: Settings | None = None, limit: int 
 def _count_failure(session: Session, event_id: int | None, attempt: int,
                    error: Exception) -> None:
     try:
-        session.execute(_EVENTS.update().where(_EVENTS.c.id == event_id).values(
-            attempts=_EVENTS.c.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:1000]))
+        session.execute(update(OutboxEvent).where(col(OutboxEvent.id) == event_id).values(
+            attempts=col(OutboxEvent.attempts) + 1,
+            last_error=f"{type(error).__name__}: {error}"[:1000]))
         session.commit()
     except DATABASE_AWAY:
         session.rollback()
@@ -466,16 +393,6 @@ def _count_failure(session: Session, event_id: int | None, attempt: int,
         log.warning("could not turn outbox event %s into emails (attempt %s of %s); trying "
                     "again on the next pass", event_id, attempt, MAX_EVENT_ATTEMPTS,
                     exc_info=error)
-
-
-def install() -> None:
-    """Register the listeners with the door and reviewer assignment (idempotent)."""
-    from workflow import reviews, service
-
-    if on_transition not in service.transition_listeners:
-        service.transition_listeners.append(on_transition)
-    if on_reviewers_assigned not in reviews.reviewer_listeners:
-        reviews.reviewer_listeners.append(on_reviewers_assigned)
 
 
 # --- reading and retrying, for admins --------------------------------------------------------

@@ -20,6 +20,18 @@ class Recipient:
     role: str = ""
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """One message about to be rendered: which event, about what, to whom."""
+
+    event: str
+    proposal: Proposal | None
+    recipient: Recipient
+    action_needed: bool
+    # False when the proposal has moved past the version the event was about: no actions then.
+    current: bool = True
+
+
 def department_leads(session: Session, department_id: int) -> list[User]:
     return list(session.exec(
         select(User).join(RoleGrant, col(RoleGrant.user_id) == User.id)

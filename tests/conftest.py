@@ -155,6 +155,7 @@ class World:
     reviewer: Person
     admin: Person
     session: Session
+    settings: Settings
 
     def proposal(self, title: str = "Applied Data Storytelling", **fields: object) -> Proposal:
         fields.setdefault("co_authors", [self.co_author.email])
@@ -164,7 +165,7 @@ class World:
     def fire(self, proposal: Proposal, trigger: str, who: Person, comment: str | None = None
              ) -> Proposal:
         return service.apply(self.session, proposal.id or 0, trigger, who.user, Channel.API,
-                             comment=comment)
+                             settings=self.settings, comment=comment)
 
 
 @pytest.fixture
@@ -188,6 +189,7 @@ def world(session: Session, settings: Settings) -> World:
         reviewer=person("reviewer@arizona.edu", [Role.REVIEWER], None),
         admin=person("admin@arizona.edu", [Role.ADMIN], None),
         session=session,
+        settings=settings,
     )
 
 

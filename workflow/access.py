@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import BindParameter, ColumnElement, String, cast, or_
 from sqlmodel import Session, col, select
 
+from workflow.errors import Conflict, Forbidden, WorkflowError
 from workflow.machine import SEPARATION_OF_DUTIES, STAGE_APPROVER, State, Transition, Who
 from workflow.models import Proposal, Role, RoleGrant, User
 
@@ -33,7 +34,11 @@ class Grants:
 
 
 def grants_of(session: Session, user: User) -> Grants:
-    rows = session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()
+    return grants_from(user, session.exec(
+        select(RoleGrant).where(RoleGrant.user_id == user.id)).all())
+
+
+def grants_from(user: User, rows: Iterable[RoleGrant]) -> Grants:
     global_roles: set[Role] = set()
     department_roles: set[tuple[Role, int]] = set()
     for row in rows:
@@ -65,6 +70,23 @@ def standing(grants: Grants, proposal: Proposal) -> Standing:
         is_co_author=grants.user.email.lower() in {a.lower() for a in proposal.co_authors},
         department_id=proposal.department_id,
     )
+
+
+EDITABLE_STATES = frozenset({State.DRAFT, State.RETURNED})
+
+
+def edit_problem(who: Standing, state: State) -> WorkflowError | None:
+    """Why this user may not edit the proposal now, or None when they may."""
+    if not who.is_owner:
+        return Forbidden("only the proposal's owner can edit it")
+    if state not in EDITABLE_STATES:
+        return Conflict(f"a proposal in state {state.value} cannot be edited")
+    return None
+
+
+def can_edit(who: Standing, state: State) -> bool:
+    """Whether the pages offer this user the proposal's form: the door's own rule."""
+    return edit_problem(who, state) is None
 
 
 def can_view(who: Standing, state: State) -> bool:

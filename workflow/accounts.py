@@ -3,13 +3,10 @@
 import hashlib
 import secrets
 
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from plumbing.statements import Prepared
-from workflow.access import Grants
+from workflow.access import Grants, grants_from
 from workflow.errors import Conflict, Unprocessable
 from workflow.models import (
     DEPARTMENT_ROLES,
@@ -21,7 +18,6 @@ from workflow.models import (
     RoleGrant,
     RolePublic,
     User,
-    from_row,
 )
 
 TOKEN_PREFIX = "mc_"
@@ -95,37 +91,17 @@ def user_for_token(session: Session, token: str) -> User | None:
     return row
 
 
-_USERS = User.__table__  # type: ignore[attr-defined]
-_TOKENS = ApiToken.__table__  # type: ignore[attr-defined]
-_GRANTS = RoleGrant.__table__  # type: ignore[attr-defined]
-# Every API request asks this, so it is one statement prepared once: the ORM's version of the
-# same query cost ten times as much as running it.
-TOKEN_GRANTS = Prepared(
-    sa_select(*_USERS.c, _GRANTS.c.role.label("granted_role"),
-              _GRANTS.c.department_id.label("granted_department"))
-    .select_from(_TOKENS.join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
-                 .outerjoin(_GRANTS, _GRANTS.c.user_id == _USERS.c.id))
-    .where(_TOKENS.c.token_hash == bindparam("token_hash"), _USERS.c.is_active.is_(True))
-)
-USER_COLUMNS = tuple(column.name for column in _USERS.c)
-
-
 def grants_for_token(session: Session, token: str) -> Grants | None:
-    """The token's active user with their roles, in one query (every request asks this).
-
-    The user is not attached to the session: the caller reads it, nobody writes it back.
-    """
-    rows = TOKEN_GRANTS.rows(session, {"token_hash": hash_token(token)})
+    """The token's active user with their roles, in one statement (every API request asks)."""
+    rows = session.exec(
+        select(User, RoleGrant)
+        .join(ApiToken, col(ApiToken.user_id) == col(User.id))
+        .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
+        .where(ApiToken.token_hash == hash_token(token), col(User.is_active))
+    ).all()
     if not rows:
         return None
-    first = rows[0]
-    user = from_row(User, {name: first[name] for name in USER_COLUMNS})
-    granted = [(row["granted_role"], row["granted_department"]) for row in rows
-               if row["granted_role"]]
-    global_roles = frozenset(Role(role) for role, department in granted if department is None)
-    department_roles = frozenset((Role(role), department) for role, department in granted
-                                 if department is not None)
-    return Grants(user, global_roles, department_roles)
+    return grants_from(rows[0][0], [grant for _user, grant in rows if grant is not None])
 
 
 def describe(session: Session, grants: Grants) -> Me:

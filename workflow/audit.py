@@ -5,23 +5,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from plumbing.statements import Prepared
 from workflow.models import AuditEntry, AuditHead, User, as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
-AUDIT_INSERT = Prepared(AuditEntry.__table__.insert())  # type: ignore[attr-defined]
-_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
-# The one-row head names the last entry, so appending never scans; its row lock (PostgreSQL)
-# or SQLite's single writer serialises the appenders.
-READ_HEAD = Prepared(sa_select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1)
-                     .with_for_update())
-MOVE_HEAD = Prepared(_HEAD.update().where(_HEAD.c.id == 1))
 HASHED_FIELDS = (
     "seq", "at", "actor_id", "actor_email", "role", "channel", "action", "outcome",
     "from_state", "to_state", "proposal_id", "version", "detail", "prev_hash",
@@ -33,7 +23,9 @@ def _canonical_time(moment: datetime) -> str:
 
 
 def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over a canonical JSON encoding of the entry and its predecessor's hash."""
+    """SHA-256 over a canonical JSON encoding of the entry and its predecessor's hash.
+
+    Existing chains must keep verifying: never change what this encodes, or how."""
     fields: dict[str, Any] = {name: getattr(entry, name) for name in HASHED_FIELDS}
     fields["at"] = _canonical_time(entry.at)
     encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -71,50 +63,35 @@ def append(
 
 
 def append_many(session: Session, at: datetime, entries: Sequence[Mapping[str, Any]]) -> None:
-    """Add several entries in one statement, chained exactly as `append` chains them.
+    """Add several entries, chained exactly as `append` chains them, in the caller's transaction.
 
     Each mapping gives the fields `append` takes (actor_id, actor_email, role, channel, action,
     outcome, from_state, to_state, proposal_id, version, detail); the caller commits.
     """
     if not entries:
         return
-    if session.new:
-        session.flush()  # an entry may name a row the caller has only just added
-    # Prepared statements in the session's transaction, run at once: the head moves before the
-    # next append reads it, and the ORM's unit of work costs more than these three statements.
-    head = READ_HEAD.first(session)
-    assert head is not None, "the audit head row is made by the first migration"
-    seq, prev_hash = head["last_seq"], head["last_hash"]
-    rows = []
+    # The one-row head names the last entry, so appending never scans; its row lock (PostgreSQL)
+    # or SQLite's single writer serialises the appenders.
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                        .execution_options(populate_existing=True)).one()
     for given in entries:
-        seq += 1
-        fields: dict[str, Any] = {
+        entry = AuditEntry(**{
             "actor_id": None, "actor_email": None, "role": None, "outcome": "accepted",
             "from_state": None, "to_state": None, "proposal_id": None, "version": None,
-            **given, "seq": seq, "at": at, "prev_hash": prev_hash,
-        }
-        # As JSON will hold it (a time becomes its text), so the hash covers what is stored.
-        fields["detail"] = as_stored(fields.get("detail"))
-        # A plain namespace to hash: a SQLModel object per entry costs more than the hash.
-        prev_hash = entry_hash(cast(AuditEntry, SimpleNamespace(**fields)))
-        rows.append({**fields, "hash": prev_hash})
-    AUDIT_INSERT.run(session, rows if len(rows) > 1 else rows[0])
-    MOVE_HEAD.run(session, {"last_seq": seq, "last_hash": prev_hash})
-
-
-# Values JSON holds as they are (exactly these types: not floats, NaN is not JSON; not enums,
-# which it holds as their values), so a detail of them under text keys needs no round trip; a
-# transition's is its comment.
-_AS_THEY_ARE = (str, int, bool, type(None))
+            **given, "seq": head.last_seq + 1, "at": at, "prev_hash": head.last_hash,
+            # As its JSON column will hold it (a time becomes its text), so the hash covers
+            # what is stored.
+            "detail": as_stored(given.get("detail")), "hash": "",
+        })
+        entry.hash = entry_hash(entry)
+        session.add(entry)
+        head.last_seq, head.last_hash = entry.seq, entry.hash
+    session.add(head)
 
 
 def as_stored(detail: dict[str, Any] | None) -> dict[str, Any]:
     """The detail as its JSON column will give it back."""
-    if not detail:
-        return {}
-    if all(type(key) is str and type(value) in _AS_THEY_ARE for key, value in detail.items()):
-        return dict(detail)
-    loaded: dict[str, Any] = json.loads(json.dumps(detail, default=str))
+    loaded: dict[str, Any] = json.loads(json.dumps(detail or {}, default=str))
     return loaded
 
 

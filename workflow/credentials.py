@@ -1,9 +1,9 @@
 """Published credentials: the snapshot made when a design is approved, the catalog, pathways,
-retirement, revisions, and the Canvas Credentials jobs written beside them.
+retirement, and the Canvas Credentials jobs written beside them.
 
-Publishing runs as a listener of the door (`service.transition_listeners`), inside the approve
-transaction: an Achievement that is not valid Open Badges 3.0 refuses the approval with 422 and
-the whole transaction (state, audit, outbox) is rolled back.
+The door publishes inside the approve transaction (`workflow.service.apply`): an Achievement
+that is not valid Open Badges 3.0 refuses the approval with 422 and the whole transaction
+(state, audit, events) is rolled back.
 """
 
 import secrets
@@ -14,14 +14,12 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from plumbing.settings import Settings, get_settings
-from workflow import audit, badges, queries, service
+from plumbing.settings import Settings
+from workflow import audit, badges, queries
 from workflow.errors import NotFound, Unprocessable
-from workflow.machine import State
 from workflow.models import (
     EDITABLE_FIELDS,
     CanvasJob,
-    Channel,
     Credential,
     CredentialPage,
     CredentialPublic,
@@ -30,14 +28,12 @@ from workflow.models import (
     Pathway,
     PathwayNode,
     Proposal,
-    ProposalCreate,
     ProposalFields,
     User,
     as_utc,
     utcnow,
 )
 from workflow.openbadges import Issuer, Publication, achievement, achievement_problems
-from workflow.service import TransitionApplied
 
 SNAPSHOT_EXTRA = ("criteria_narrative", "alt_text", "tags", "department_name")
 
@@ -134,8 +130,10 @@ def stacks_into_ids(session: Session, proposal: Proposal) -> list[int]:
     return found
 
 
-def publish(session: Session, proposal: Proposal, applied: TransitionApplied,
+def publish(session: Session, proposal: Proposal, *, actor: User, channel: str,
             settings: Settings) -> Credential:
+    """Make the proposal's credential: its snapshot, its Achievement, the predecessor it
+    supersedes and the Canvas Credentials job, in the caller's transaction."""
     department = session.get(Department, proposal.department_id)
     assert department is not None
     design = badges.design_of(session, proposal.id or 0)
@@ -160,8 +158,7 @@ def publish(session: Session, proposal: Proposal, applied: TransitionApplied,
         predecessor.superseded_by_id = credential.id
         session.add(predecessor)
         detail["supersedes"] = predecessor.public_id
-    actor = applied.actor or session.get(User, applied.actor_id)
-    audit.append(session, actor=actor, role="coordinator", channel=applied.channel,
+    audit.append(session, actor=actor, role="coordinator", channel=channel,
                  action="credential_published", proposal_id=proposal.id,
                  version=proposal.version, detail=detail)
     if settings.canvas_configured:
@@ -169,7 +166,8 @@ def publish(session: Session, proposal: Proposal, applied: TransitionApplied,
     return credential
 
 
-def retire(session: Session, proposal: Proposal, settings: Settings) -> None:
+def retire(session: Session, proposal: Proposal, *, settings: Settings) -> None:
+    """Mark the proposal's credential retired, and archive it in Canvas Credentials."""
     credential = session.exec(select(Credential).where(
         Credential.proposal_id == proposal.id).with_for_update()).first()
     if credential is None:
@@ -179,32 +177,6 @@ def retire(session: Session, proposal: Proposal, settings: Settings) -> None:
     session.add(credential)
     if settings.canvas_configured or credential.canvas_entity_id:
         session.add(CanvasJob(credential_id=credential.id or 0, action="archive"))
-
-
-# The settings of the app that installed the listener (the configured ones until then).
-_installed: list[Settings] = []
-
-
-def on_transition(session: Session, proposal: Proposal, applied: TransitionApplied) -> None:
-    """The door's listener: publish on the design approval, mark retired on retire."""
-    settings = _installed[-1] if _installed else get_settings()
-    if applied.to_state is State.PUBLISHED:
-        try:
-            publish(session, proposal, applied, settings)
-        except Unprocessable:
-            session.rollback()
-            raise
-    elif applied.to_state is State.RETIRED:
-        retire(session, proposal, settings)
-
-
-def install(settings: Settings | None = None) -> None:
-    """Register the publishing listener with the door (idempotent), with the app's settings."""
-    if settings is not None:
-        _installed[:] = [settings]
-    if on_transition not in service.transition_listeners:
-        # First: the credential exists before the emails that link to it are written.
-        service.transition_listeners.insert(0, on_transition)
 
 
 # --- reading: the catalog, one credential, its pathway ---------------------------------------
@@ -348,34 +320,3 @@ def pathway(session: Session, public_id: str) -> Pathway:
         nodes=[nodes[i] for i in sorted(seen)],
         edges=sorted(set(edges)),
     )
-
-
-def revise(session: Session, public_id: str, actor: User, via: str | Channel) -> Proposal:
-    """Start a revision: a draft prefilled from the published snapshot, naming it predecessor."""
-    credential = by_public_id(session, public_id)
-    proposal = session.get(Proposal, credential.proposal_id)
-    if credential.status != CredentialStatus.ACTIVE.value or proposal is None or (
-            proposal.state != State.PUBLISHED.value):
-        session.rollback()
-        raise Unprocessable([{"loc": ["path", "credential_id"],
-                              "msg": f"only an active credential can be revised; this one is "
-                                     f"{credential.status}", "type": "value_error"}])
-    fields = {name: value for name, value in credential.snapshot.items()
-              if name in EDITABLE_FIELDS}
-    fields["department"] = credential.department_code
-    fields["predecessor_id"] = credential.proposal_id
-    draft = service.create_proposal(session, ProposalCreate.model_validate(fields), actor, via)
-    if credential.image and credential.image_type:
-        session.add(badges.BadgeDesign(
-            proposal_id=draft.id or 0, image=credential.image, content_type=credential.image_type,
-            sha256=credential.image_sha256 or "",
-            criteria_narrative=credential.snapshot.get("criteria_narrative") or "",
-            alt_text=credential.snapshot.get("alt_text") or "",
-            tags=list(credential.snapshot.get("tags") or ()), uploaded_by_id=actor.id or 0))
-        audit.append(session, actor=actor, role="submitter", channel=str(via),
-                     action="badge_design", from_state=draft.state, to_state=draft.state,
-                     proposal_id=draft.id, version=draft.version,
-                     detail={"sha256": credential.image_sha256, "copied_from": public_id})
-        session.commit()
-    return draft
-

@@ -1,5 +1,7 @@
 """Why the door refuses; the API maps each kind to its status code."""
 
+from typing import Any
+
 
 class WorkflowError(Exception):
     """A refusal the caller can understand; `detail` is what they are told."""
@@ -27,3 +29,10 @@ class Conflict(WorkflowError):
 
 class Unprocessable(WorkflowError):
     """Invalid input or an unmet requirement."""
+
+
+def problem(message: str, field: str | None = None, *, kind: str = "value_error",
+            where: str = "body") -> dict[str, Any]:
+    """One thing wrong with the input, shaped as FastAPI's own 422 items are, so that clients
+    read the door's refusals and FastAPI's validation alike."""
+    return {"loc": [where, field] if field else [where], "msg": message, "type": kind}

@@ -1,21 +1,18 @@
 """Rubric review: rubric versions, review rounds, reviewer assignment, reviews, the result."""
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from plumbing.settings import Settings, get_settings
-from plumbing.statements import Prepared
+from plumbing.settings import Settings
 from rubric.definitions import Rubric, RubricError, load_rubrics, parse_rubric
 from rubric.scoring import Result, ReviewError, score, validate_review
 from rubric.scoring import Review as ScoredReview
-from workflow import audit, queries
+from workflow import audit, events, queries
 from workflow.access import Grants, grants_of, standing
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
 from workflow.machine import State
@@ -68,40 +65,24 @@ def install_rubrics(session: Session, settings: Settings) -> None:
         sync_rubric_files(session, list(load_rubrics(folder)))
 
 
-_RUBRICS = RubricVersion.__table__  # type: ignore[attr-defined]
-# Which stored row a version is: a stored version never changes, so its parsed form is kept
-# by this (the row's id and time tell apart two databases, or one emptied between tests).
-_IDENTITY = (_RUBRICS.c.id, _RUBRICS.c.key, _RUBRICS.c.version, _RUBRICS.c.created_at)
-# Every approval into rubric review asks for the newest: prepared (plumbing.statements).
-NEWEST_RUBRIC = Prepared(sa_select(*_IDENTITY).where(_RUBRICS.c.key == bindparam("key"))
-                         .order_by(_RUBRICS.c.version.desc()).limit(1))
-ONE_RUBRIC = Prepared(sa_select(*_IDENTITY).where(_RUBRICS.c.key == bindparam("key"),
-                                                  _RUBRICS.c.version == bindparam("version")))
-_by_row: dict[tuple[Any, ...], Rubric] = {}
+# A stored version never changes, so each is parsed once per process, keyed by its row (the
+# row's id and time tell apart two databases, or one emptied between tests).
+_parsed: dict[tuple[Any, ...], Rubric] = {}
 
 
 def rubric_version(session: Session, key: str, version: int | None = None) -> Rubric:
     """A stored rubric: the given version, or the newest."""
-    # A session reads each version once (a round started on approval is scored again for the
-    # approver's email in the same transaction), and a process parses each stored row once.
-    read: dict[tuple[str, int], Rubric] = session.info.setdefault("rubric_versions", {})
-    if version is not None and (key, version) in read:
-        return read[(key, version)]
-    query, given = ((NEWEST_RUBRIC, {"key": key}) if version is None
-                    else (ONE_RUBRIC, {"key": key, "version": version}))
-    found = query.first(session, given)
-    if found is None:
+    query = select(RubricVersion).where(RubricVersion.key == key)
+    if version is not None:
+        query = query.where(RubricVersion.version == version)
+    row = session.exec(query.order_by(col(RubricVersion.version).desc()).limit(1)).first()
+    if row is None:
         raise NotFound(f"no rubric {key}" + (f" version {version}" if version else ""))
-    identity = tuple(found.values())
-    rubric = _by_row.get(identity)
+    identity = (row.id, row.key, row.version, row.created_at)
+    rubric = _parsed.get(identity)
     if rubric is None:
-        row = session.get(RubricVersion, found["id"])
-        assert row is not None
         rubric = parse_rubric(row.definition, f"{row.key} version {row.version}")
-        if len(_by_row) > 256:
-            _by_row.clear()
-        _by_row[identity] = rubric
-    read[(rubric.key, rubric.version)] = rubric
+        _parsed[identity] = rubric
     return rubric
 
 
@@ -133,15 +114,16 @@ def add_rubric(session: Session, data: dict[str, Any], actor: User) -> Rubric:
 # --- rounds and reviewers ---------------------------------------------------
 
 
-def next_round(session: Session, proposal: Proposal) -> dict[str, Any]:
-    """The columns that open a new review round against today's newest version of the
-    office's rubric (the door writes them with the transition)."""
-    rubric = rubric_version(session, get_settings().rubric_key)
-    return {"review_round": proposal.review_round + 1, "rubric_key": rubric.key,
-            "rubric_version": rubric.version}
+def open_round(session: Session, proposal: Proposal, rubric_key: str) -> None:
+    """Open the proposal's next review round, scored against the newest version of the rubric
+    that day (the door does this as the proposal enters rubric review)."""
+    rubric = rubric_version(session, rubric_key)
+    proposal.review_round += 1
+    proposal.rubric_key = rubric.key
+    proposal.rubric_version = rubric.version
 
 
-def review_problem(grants: Grants, proposal: Proposal) -> str | None:
+def review_problem(grants: Grants, proposal: Proposal, settings: Settings) -> str | None:
     """Why this user may not score this proposal, or None when they may."""
     who = standing(grants, proposal)
     if who.authors:
@@ -150,7 +132,7 @@ def review_problem(grants: Grants, proposal: Proposal) -> str | None:
         return "only reviewers and the coordinator score proposals"
     if (grants.has(Role.REVIEWER) and not grants.has(Role.COORDINATOR)
             and grants.member_of(proposal.department_id)
-            and not get_settings().reviewers_from_own_department):
+            and not settings.reviewers_from_own_department):
         return "reviewers from the proposal's own department cannot review it"
     return None
 
@@ -172,7 +154,8 @@ def assignment_refusal(grants: Grants, proposal: Proposal) -> WorkflowError | No
 
 
 def assign_reviewers(
-    session: Session, proposal_id: int, emails: Sequence[str], actor: User, via: str
+    session: Session, proposal_id: int, emails: Sequence[str], actor: User, via: str,
+    settings: Settings,
 ) -> list[User]:
     """The coordinator names the reviewers of a proposal; each must be able to review it."""
     proposal = queries.locked_proposal(session, proposal_id)
@@ -190,7 +173,7 @@ def assign_reviewers(
             reviewer_grants = grants_of(session, user)
             if not reviewer_grants.has(Role.REVIEWER):
                 raise Unprocessable(f"{email} is not a reviewer")
-            problem = review_problem(reviewer_grants, proposal)
+            problem = review_problem(reviewer_grants, proposal, settings)
             if problem:
                 raise Unprocessable(f"{email} cannot review this proposal: {problem}")
             reviewers.append(user)
@@ -211,15 +194,12 @@ def assign_reviewers(
                  proposal_id=proposal_id, version=proposal.version,
                  detail={"reviewers": [u.email for u in reviewers],
                          "newly_assigned": [u.email for u in added]})
-    for listener in reviewer_listeners:
-        listener(session, proposal, added)
+    if added:
+        events.record(session, events.ProposalEvent(
+            events.Event.REVIEWER_ASSIGNED, proposal_id, state, proposal.version,
+            actor_id=actor.id, named=tuple(u.id for u in added if u.id is not None)))
     session.commit()
     return reviewers
-
-
-ReviewerListener = Callable[[Session, Proposal, Sequence[User]], None]
-# Notifications registers here to tell newly assigned reviewers, in the same transaction.
-reviewer_listeners: list[ReviewerListener] = []
 
 
 def is_assigned(session: Session, proposal_id: int, user_id: int) -> bool:
@@ -231,14 +211,14 @@ def is_assigned(session: Session, proposal_id: int, user_id: int) -> bool:
 # --- reviews ----------------------------------------------------------------
 
 
-def scoring_refusal(session: Session, grants: Grants, proposal: Proposal
+def scoring_refusal(session: Session, grants: Grants, proposal: Proposal, settings: Settings
                     ) -> WorkflowError | None:
     """Why this user may not score this proposal now, or None when they may (the scoring
     page offers its form by the same rule)."""
     state = State(proposal.state)
     if state is State.DRAFT and not standing(grants, proposal).authors:
         return NotFound("no such proposal")
-    problem = review_problem(grants, proposal)
+    problem = review_problem(grants, proposal, settings)
     if problem:
         return Forbidden(problem)
     if not grants.has(Role.COORDINATOR) and not is_assigned(session, proposal.id or 0,
@@ -250,7 +230,8 @@ def scoring_refusal(session: Session, grants: Grants, proposal: Proposal
 
 
 def save_review(
-    session: Session, proposal_id: int, submission: ReviewSubmission, actor: User, via: str
+    session: Session, proposal_id: int, submission: ReviewSubmission, actor: User, via: str,
+    settings: Settings,
 ) -> Review:
     """Save (or replace) the caller's review in the current round."""
     proposal = queries.locked_proposal(session, proposal_id)
@@ -258,7 +239,7 @@ def save_review(
     state = State(proposal.state)
     role = "coordinator" if grants.has(Role.COORDINATOR) else "reviewer"
     try:
-        refusal = scoring_refusal(session, grants, proposal)
+        refusal = scoring_refusal(session, grants, proposal, settings)
         if refusal is not None:
             raise refusal
         rubric = rubric_version(session, proposal.rubric_key or "", proposal.rubric_version)

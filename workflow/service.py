@@ -5,31 +5,34 @@ audits and commits once. A refusal rolls back whatever was begun and commits
 only its own audit entry.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from plumbing.statements import Prepared
+from plumbing.settings import Settings
 from rubric.checks import Check, prescreen
 from rubric.checks import errors as check_errors
-from workflow import audit, badges, queries, reviews
+from workflow import audit, badges, credentials, events, queries, reviews
 from workflow.access import (
     Grants,
     Standing,
     best_role,
     can_view,
+    edit_problem,
     grants_of,
     permission_problem,
     role_name,
     standing,
 )
-from workflow.errors import Conflict, Forbidden, NotFound, UnknownTrigger, Unprocessable
+from workflow.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    UnknownTrigger,
+    Unprocessable,
+    problem,
+)
 from workflow.machine import (
     GUARDS,
     TRANSITIONS,
@@ -58,47 +61,6 @@ from workflow.models import (
     utcnow,
 )
 
-EDITABLE_STATES = frozenset({State.DRAFT, State.RETURNED})
-
-
-@dataclass(frozen=True)
-class TransitionApplied:
-    """What happened, for listeners that write their own rows in the same transaction."""
-
-    proposal_id: int
-    trigger: str
-    from_state: State
-    to_state: State
-    actor_id: int
-    channel: str
-    comment: str | None
-    version: int
-    at: datetime
-    # The actor as the door was given it, so a listener need not look them up again.
-    actor: User | None = None
-
-
-TransitionListener = Callable[[Session, Proposal, TransitionApplied], None]
-# Notifications registers here to put its outbox rows into the transition's transaction.
-transition_listeners: list[TransitionListener] = []
-
-
-_PROPOSALS = Proposal.__table__  # type: ignore[attr-defined]
-# Built once: a statement made per call costs more than running it. The SET clause comes from
-# each call's parameters.
-MOVE_PROPOSAL = Prepared(
-    _PROPOSALS.update().where(_PROPOSALS.c.id == bindparam("proposal_id")))
-
-
-def _write(session: Session, proposal: Proposal, changes: dict[str, Any]) -> None:
-    """One UPDATE of the locked row; the object shows the change without a flush."""
-    MOVE_PROPOSAL.run(session, {**changes, "proposal_id": proposal.id})
-    if proposal in session:  # the session's own object (an email action's preview read it)
-        for name, value in changes.items():
-            set_committed_value(proposal, name, value)
-    else:  # the door's read, outside the session: no ORM state to keep in step
-        proposal.__dict__.update(changes)
-
 
 def checks_for(session: Session, proposal: Proposal, *, warnings: bool = True) -> list[Check]:
     """The pre-screen results; without warnings, the rules that block cost no catalog scan."""
@@ -110,8 +72,7 @@ def checks_for(session: Session, proposal: Proposal, *, warnings: bool = True) -
 def prescreen_refusal(session: Session, proposal: Proposal) -> list[dict[str, Any]]:
     """The pre-screen errors, shaped like FastAPI's own 422 items so clients read both alike."""
     return [
-        {"loc": ["body", check.field] if check.field else ["body"], "msg": check.message,
-         "type": f"prescreen.{check.code}"}
+        problem(check.message, check.field, kind=f"prescreen.{check.code}")
         for check in check_errors(checks_for(session, proposal, warnings=False))
     ]
 
@@ -150,11 +111,14 @@ def apply(
     trigger: str,
     actor: User,
     via: str | Channel,
+    *,
+    settings: Settings,
     comment: str | None = None,
     version: int | None = None,
     grants: Grants | None = None,
 ) -> Proposal:
-    """Fire a trigger on a proposal: check, change, audit and commit once.
+    """Fire a trigger on a proposal: check, change, audit, publish or retire when the table's
+    row says so, record the event its emails come from, and commit once.
 
     `grants` may carry the actor's roles as the request already read them.
     """
@@ -168,7 +132,7 @@ def apply(
     state = State(proposal.state)
     row: Transition | None = None
     try:
-        row = _check_transition(session, proposal, trigger, who, state, version, comment)
+        row = _check_transition(session, proposal, trigger, who, state, version)
         facts = gather_facts(session, proposal, row.requires, comment)
         unmet = [r for r in row.requires if not GUARDS[r](facts)]
         if unmet == [Requirement.PRESCREEN_CLEAN]:
@@ -185,28 +149,30 @@ def apply(
         raise
 
     new_state = fire(trigger, state, facts)
-    now = utcnow()
-    changes: dict[str, Any] = {
-        "state": new_state.value,
-        "returned_from": state.value if new_state is State.RETURNED else None,
-        "version": proposal.version + 1,
-        "updated_at": now,
-    }
+    proposal.state = new_state.value
+    proposal.returned_from = state.value if new_state is State.RETURNED else None
+    proposal.version += 1
+    proposal.updated_at = utcnow()
     if new_state is State.RUBRIC_REVIEW:
-        changes.update(reviews.next_round(session, proposal))
-    _write(session, proposal, changes)
+        reviews.open_round(session, proposal, settings.rubric_key)
     audit.append(
         session, actor=actor, role=role_name(row, state), channel=channel, action=trigger,
         from_state=state.value, to_state=new_state.value, proposal_id=proposal.id,
         version=proposal.version, detail={"comment": comment} if comment else {},
     )
-    event = TransitionApplied(
-        proposal_id=proposal_id, trigger=trigger, from_state=state, to_state=new_state,
-        actor_id=actor.id or 0, channel=channel, comment=comment, version=proposal.version,
-        at=now, actor=actor,
-    )
-    for listener in transition_listeners:
-        listener(session, proposal, event)
+    try:
+        if new_state is State.PUBLISHED:
+            credentials.publish(session, proposal, actor=actor, channel=channel,
+                                settings=settings)
+        elif new_state is State.RETIRED:
+            credentials.retire(session, proposal, settings=settings)
+    except Unprocessable:
+        session.rollback()
+        raise
+    kind = events.for_transition(trigger, state, new_state)
+    if kind is not None:
+        events.record(session, events.ProposalEvent(
+            kind, proposal_id, new_state, proposal.version, actor_id=actor.id, comment=comment))
     session.commit()
     return proposal
 
@@ -220,18 +186,22 @@ def _claimable_roles(trigger: str, state: State) -> list[str]:
     return [role_name(row, s) for row in rows_for(trigger, state) for s in row.source if s == state]
 
 
-def _check_transition(
-    session: Session,
-    proposal: Proposal, trigger: str, who: Standing, state: State, version: int | None,
-    comment: str | None,
-) -> Transition:
-    if not can_view(who, state):
-        raise NotFound("no such proposal")
+def check_version(proposal: Proposal, version: int | None) -> None:
+    """Refuse a change made against a version of the proposal that is no longer current."""
     if version is not None and version != proposal.version:
         raise Conflict(
             f"the proposal changed since you loaded it (your version {version}, "
             f"now {proposal.version}); reload and try again"
         )
+
+
+def _check_transition(
+    session: Session,
+    proposal: Proposal, trigger: str, who: Standing, state: State, version: int | None,
+) -> Transition:
+    if not can_view(who, state):
+        raise NotFound("no such proposal")
+    check_version(proposal, version)
     facts = Facts(returned_from=State(proposal.returned_from) if proposal.returned_from else None)
     row = route(trigger, state, facts)
     if row is not None:
@@ -295,9 +265,8 @@ def available_triggers(
 
 
 def visible_proposal(session: Session, proposal_id: int, grants: Grants) -> Proposal:
-    """The proposal if the caller may see it (else 404, as for one that does not exist): read
-    afresh, outside the session unless the session holds it already. Every read route starts
-    here; through the ORM's `get` it cost five times as much."""
+    """The proposal if the caller may see it (else 404, as for one that does not exist), read
+    afresh with its owner and department. Every read of one proposal starts here."""
     proposal = queries.read_proposal(session, proposal_id)
     if proposal is None or not can_view(standing(grants, proposal), State(proposal.state)):
         raise NotFound("no such proposal")
@@ -313,8 +282,7 @@ def create_proposal(
     grants = _grants(session, actor, grants)
     try:
         if department is None:
-            raise Unprocessable([{"loc": ["body", "department"], "msg": "unknown department",
-                                  "type": "value_error"}])
+            raise Unprocessable([problem("unknown department", "department")])
         if not any(dept == department.id for role, dept in grants.department_roles
                    if role in DEPARTMENT_ROLES):
             raise Forbidden(f"you are not a member of department {department.code}")
@@ -343,9 +311,8 @@ def _check_predecessor(session: Session, predecessor_id: int | None) -> None:
         return
     predecessor = session.get(Proposal, predecessor_id)
     if predecessor is None or predecessor.state != State.PUBLISHED.value:
-        raise Unprocessable([{"loc": ["body", "predecessor_id"],
-                              "msg": "the predecessor must be a published credential",
-                              "type": "value_error"}])
+        raise Unprocessable([problem("the predecessor must be a published credential",
+                                     "predecessor_id")])
 
 
 # Fields an edit may not set to null: the columns the table declares NOT NULL.
@@ -361,27 +328,21 @@ def edit_proposal(
 ) -> Proposal:
     """Apply an owner's edit in draft or returned; audit each changed field before and after."""
     channel = str(via)
-    proposal = queries.locked_proposal(session, proposal_id, to_edit=True)
+    proposal = queries.locked_proposal(session, proposal_id)
     who = standing(_grants(session, actor, grants), proposal)
     state = State(proposal.state)
     requested = changes.model_dump(exclude_unset=True, exclude={"version"}, mode="json")
     try:
         if not can_view(who, state):
             raise NotFound("no such proposal")
-        if changes.version is not None and changes.version != proposal.version:
-            raise Conflict(
-                f"the proposal changed since you loaded it (your version {changes.version}, "
-                f"now {proposal.version}); reload and try again"
-            )
-        if not who.is_owner:
-            raise Forbidden("only the proposal's owner can edit it")
-        if state not in EDITABLE_STATES:
-            raise Conflict(f"a proposal in state {state.value} cannot be edited")
+        check_version(proposal, changes.version)
+        refusal = edit_problem(who, state)
+        if refusal is not None:
+            raise refusal
         emptied = [name for name, value in requested.items()
                    if value is None and name in REQUIRED_FIELDS]
         if emptied:
-            raise Unprocessable([{"loc": ["body", name], "msg": "cannot be empty",
-                                  "type": "value_error"} for name in emptied])
+            raise Unprocessable([problem("cannot be empty", name) for name in emptied])
         if "predecessor_id" in requested:
             _check_predecessor(session, requested["predecessor_id"])
     except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:

@@ -9,7 +9,7 @@ from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep
 from api.routes.badges import image_response
 from plumbing.settings import Settings
-from workflow import credentials, queries
+from workflow import credentials, queries, revisions
 from workflow.errors import NotFound
 from workflow.models import (
     Channel,
@@ -97,8 +97,8 @@ def pathway(credential_id: CredentialId, session: ReadSessionDep) -> Pathway:
                  401, 403, 404, 422, e404="Unknown credential",
                  e403="Not a member of the credential's department",
                  e422="The credential is retired or superseded"))
-def revise(credential_id: CredentialId, session: SessionDep, reader: ReadSessionDep,
-           me: CurrentUser) -> ProposalPublic:
+def revise(credential_id: CredentialId, session: SessionDep, me: CurrentUser
+           ) -> ProposalPublic:
     """Start a revision: a draft prefilled from the published credential, naming it."""
-    draft = credentials.revise(session, credential_id, me.user, Channel.API)
-    return queries.present(reader, [draft])[0]
+    draft = revisions.revise(session, credential_id, me.user, Channel.API)
+    return queries.to_public(draft)

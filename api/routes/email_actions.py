@@ -107,7 +107,7 @@ def do_action(
     meant = meant_proposal(proposal)
     try:
         done = action_tokens.use(session, token, trigger, via=Channel.EMAIL_LINK.value,
-                                 comment=comment, proposal_ids=meant)
+                                 settings=settings, comment=comment, proposal_ids=meant)
     except Refused as refusal:
         if refusal.reason == "comment_missing":
             with_comment = action_tokens.preview(session, token, trigger)

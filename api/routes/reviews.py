@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from api import errors
-from api.deps import CurrentUser, ReadSessionDep, SessionDep, require
+from api.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep, require
 from api.routes.proposals import ProposalId
 from workflow import reviews, service
 from workflow.access import Grants
@@ -93,9 +93,10 @@ def _public(review: Review, reviewer: str) -> ReviewPublic:
 @router.put("/proposals/{proposal_id}/reviews/mine",
             responses=errors.responses(400, 401, 403, 404, 409, 422))
 def save_my_review(
-    proposal_id: ProposalId, body: ReviewSubmission, session: SessionDep, me: CurrentUser
+    proposal_id: ProposalId, body: ReviewSubmission, session: SessionDep, me: CurrentUser,
+    settings: SettingsDep,
 ) -> ReviewPublic:
-    review = reviews.save_review(session, proposal_id, body, me.user, Channel.API)
+    review = reviews.save_review(session, proposal_id, body, me.user, Channel.API, settings)
     return _public(review, me.user.email)
 
 
@@ -135,13 +136,14 @@ class AssignedReviewers(BaseModel):
              responses=errors.responses(400, 401, 403, 404, 409, 422))
 def assign_reviewers(
     proposal_id: ProposalId, body: ReviewerAssignmentRequest, session: SessionDep,
-    reader: ReadSessionDep, me: CurrentUser,
+    me: CurrentUser, settings: SettingsDep,
 ) -> AssignedReviewers:
-    reviews.assign_reviewers(session, proposal_id, body.reviewers, me.user, Channel.API)
-    proposal = reader.get(Proposal, proposal_id)
+    reviews.assign_reviewers(session, proposal_id, body.reviewers, me.user, Channel.API,
+                             settings)
+    proposal = session.get(Proposal, proposal_id)
     assert proposal is not None
-    ids = _assigned_ids(reader, proposal)
-    return AssignedReviewers(reviewers=sorted(_emails(reader, ids).values()))
+    ids = _assigned_ids(session, proposal)
+    return AssignedReviewers(reviewers=sorted(_emails(session, ids).values()))
 
 
 def _assigned_ids(session: Session, proposal: Proposal) -> set[int]:

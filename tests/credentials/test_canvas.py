@@ -6,7 +6,7 @@ import base64
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,10 +20,10 @@ from sqlmodel import Session, select
 from notifications.canvas import CanvasReport, CanvasSender
 from plumbing.settings import Settings
 from tests.conftest import World, free_port
-from tests.credentials.conftest import CRITERIA, Publish
+from tests.credentials.conftest import CRITERIA, Publish, upload
 from tests.notifications.conftest import FakeClock
 from workflow.badges import PNG_SIGNATURE
-from workflow.models import AuditEntry, CanvasJob, Credential
+from workflow.models import AuditEntry, CanvasJob, Credential, Proposal
 
 TOKEN = "canvas-test-token"
 ISSUER = "ZvYydoQhRtOKalNzFPZR2A"
@@ -267,11 +267,16 @@ def test_a_server_that_is_down_is_retried_until_the_attempts_run_out(
 
 
 def test_without_canvas_settings_publishing_writes_no_job(
-    client: TestClient, engine: Engine, settings: Settings, publish: Publish
+    engine: Engine, world: World, settings: Settings,
+    in_design_review: Callable[..., Proposal],
 ) -> None:
     from api.app import create_app
 
     plain = settings.model_copy(update={"canvas_credentials_url": None})
-    with TestClient(create_app(plain, engine)):
-        publish()
+    with TestClient(create_app(plain, engine)) as client:
+        proposal = in_design_review()
+        assert upload(client, proposal.id or 0, world.owner).status_code == 200
+        approved = client.post(f"/api/proposals/{proposal.id}/approve",
+                               headers=world.coordinator.headers)
+        assert approved.json()["state"] == "published"
     assert jobs(engine) == []

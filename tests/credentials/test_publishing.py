@@ -13,11 +13,13 @@ from pyld import jsonld
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from notifications.models import OutboxEvent, OutboxMessage
+from notifications.models import OutboxMessage
 from notifications.outbox import expand_pending
+from plumbing.settings import Settings
 from tests.conftest import World
 from tests.credentials.conftest import CRITERIA, Publish, svg, upload
 from workflow import credentials as published
+from workflow.events import OutboxEvent
 from workflow.models import AuditEntry, Credential, Proposal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,7 +204,7 @@ def test_the_publication_emails_link_to_the_credentials_public_page(
     engine: Engine, publish: Publish
 ) -> None:
     credential = publish()
-    expand_pending(engine)
+    expand_pending(engine, Settings(_env_file=None))  # type: ignore[call-arg]
     with Session(engine) as session:
         bodies = session.exec(select(OutboxMessage.body_text).where(
             OutboxMessage.event == "published")).all()

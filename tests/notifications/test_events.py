@@ -8,15 +8,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifications.matrix import Event, event_for
-from notifications.outbox import on_transition
 from plumbing.settings import Settings
 from tests.conftest import ReceivedMail, SMTPServer, World, force_state
 from tests.notifications.conftest import drain
-from workflow import reviews
+from workflow import events, reviews
+from workflow.events import Event
 from workflow.machine import State
-from workflow.models import Proposal, ReviewSubmission, as_utc, utcnow
-from workflow.service import TransitionApplied
+from workflow.models import Proposal, ReviewSubmission, as_utc
 
 TITLE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -75,7 +73,7 @@ def pass_rubric(world: World, proposal: Proposal) -> None:
     scores = {criterion.key: "exemplary" for criterion in rubric.criteria}
     for who in (world.coordinator, world.reviewer):
         reviews.save_review(world.session, proposal.id or 0, ReviewSubmission(scores=scores),
-                            who.user, "api")
+                            who.user, "api", world.settings)
 
 
 def test_a_proposal_lifecycle_mails_the_right_people(
@@ -111,13 +109,15 @@ def test_a_proposal_lifecycle_mails_the_right_people(
           says=("resubmitted", "back in department review"))
     check(mails[OWNER], p, OWNER, "resubmitted")
 
-    reviews.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api")
+    reviews.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api",
+                             world.settings)
     mails = delivered(engine, mail_settings, smtp_server)
     assert set(mails) == {REVIEWER}
     check(mails[REVIEWER], p, REVIEWER, "you are asked to review it",
           says=("Badge asked you to review",))
     # Assigning the same reviewer again tells nobody twice.
-    reviews.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api")
+    reviews.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api",
+                             world.settings)
     assert delivered(engine, mail_settings, smtp_server) == {}
 
     world.fire(p, "approve", world.lead)
@@ -142,10 +142,9 @@ def test_a_proposal_lifecycle_mails_the_right_people(
     with Session(engine, expire_on_commit=False) as session:
         published = session.get(Proposal, pid)
         assert published is not None
-        on_transition(session, published, TransitionApplied(
-            proposal_id=pid, trigger="approve", from_state=State.DESIGN_REVIEW,
-            to_state=State.PUBLISHED, actor_id=world.coordinator.user.id or 0, channel="api",
-            comment=None, version=published.version, at=utcnow()))
+        events.record(session, events.ProposalEvent(
+            Event.PUBLISHED, pid, State.PUBLISHED, published.version,
+            actor_id=world.coordinator.user.id))
         session.commit()
     mails = delivered(engine, mail_settings, smtp_server)
     assert set(mails) == {OWNER, CO_AUTHOR, LEAD, OFFICE}
@@ -204,7 +203,7 @@ def test_every_transition_of_the_table_is_an_event_or_deliberately_silent() -> N
     silent = []
     for row in TRANSITIONS:
         for source in row.source:
-            event = event_for(row.trigger, source, row.dest)
+            event = events.for_transition(row.trigger, source, row.dest)
             if event is None:
                 silent.append((row.trigger, source.value))
             else:

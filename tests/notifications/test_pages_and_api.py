@@ -26,7 +26,7 @@ def test_outbox_pages_newest_first_with_a_status_filter(
 ) -> None:
     for n in range(3):
         world.fire(world.proposal(f"Proposal {n}"), "submit", world.owner)
-    expand_pending(engine)  # as the worker does within a second
+    expand_pending(engine, world.settings)  # as the worker does within a second
     admin = world.admin.headers
     ids, sizes, cursor = [], [], None
     while True:

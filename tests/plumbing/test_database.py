@@ -1,16 +1,13 @@
-"""SQLite write transactions queue on one lock, and every way a transaction ends frees it."""
+"""SQLite write transactions take the write lock as they begin, and every way one ends frees it."""
 
-import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from plumbing.database import build_engine, read_json, read_session, write_session
+from plumbing.database import build_engine, read_session, write_session
 from plumbing.migrate import upgrade
 
 
@@ -83,19 +80,3 @@ def test_the_schema_has_one_head_so_alembic_upgrade_head_works(sqlite: Engine) -
     assert len(heads) == 1, heads
     with sqlite.connect() as connection:
         assert MigrationContext.configure(connection).get_current_heads() == tuple(heads)
-
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20)
-
-
-@given(JSON_VALUES)
-def test_stored_json_reads_back_as_json_loads_reads_it(value: object) -> None:
-    stored = json.dumps(value)
-    assert read_json(stored) == json.loads(stored)
-
-
-@pytest.mark.parametrize("stored", ['["\\ud800"]', '"\\udc00x"', "[NaN, Infinity]"])
-def test_json_with_lone_surrogates_or_nan_reads_as_json_loads_reads_it(stored: str) -> None:
-    assert repr(read_json(stored)) == repr(json.loads(stored))

@@ -23,14 +23,14 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from api.demo import sample_proposal
-from notifications.matrix import event_for
-from notifications.models import OutboxEvent, OutboxMessage
+from notifications.models import OutboxMessage
 from notifications.outbox import expand_pending
 from plumbing.database import build_engine
 from plumbing.migrate import upgrade
 from plumbing.settings import Settings
 from tests.conftest import IN_CI, SMTPServer, free_port, need_postgres
 from workflow.accounts import add_department, add_user, issue_token
+from workflow.events import OutboxEvent, for_transition
 from workflow.machine import TRIGGERS, State
 from workflow.models import AuditEntry, DepartmentCreate, Proposal, Role
 from workflow.reviews import install_rubrics
@@ -399,7 +399,7 @@ def assert_states_match_audit(engine: Engine) -> None:
     """Every proposal's state and version are those its audit trail leads to, link by link."""
     trail = transitions_in_audit(engine)
     # What a worker does next: the events written with the transitions become their emails.
-    expand_pending(engine)
+    expand_pending(engine, Settings(_env_file=None))  # type: ignore[call-arg]
     with Session(engine) as session:
         proposals = session.exec(select(Proposal)).all()
         for p in proposals:
@@ -415,7 +415,7 @@ def assert_states_match_audit(engine: Engine) -> None:
             # without its transition, no transition without its emails.
             outbox_events = set(session.exec(select(OutboxMessage.event).where(
                 OutboxMessage.proposal_id == p.id)).all()) - {"reviewer_assigned"}
-            events = {event_for(t, State(f), State(to)) for t, _v, f, to in steps} - {None}
+            events = {for_transition(t, State(f), State(to)) for t, _v, f, to in steps} - {None}
             assert outbox_events == {e.value for e in events if e}, f"proposal {p.id}"
 
 

@@ -19,7 +19,8 @@ def test_the_proposal_list_filters_by_state_department_and_mine_and_pages_keep_t
     world.fire(cs[0], "submit", world.owner)
     math = service.create_proposal(world.session, sample_proposal("Applied Statistics", "MATH"),
                                    world.outsider.user, Channel.API)
-    service.apply(world.session, math.id or 0, "submit", world.outsider.user, Channel.API)
+    service.apply(world.session, math.id or 0, "submit", world.outsider.user, Channel.API,
+                  settings=world.settings)
     coordinator = browser(world.coordinator)
 
     submitted = coordinator.get("/proposals?state=department_review").text

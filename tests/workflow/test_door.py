@@ -48,7 +48,7 @@ def test_stale_version_is_a_conflict_and_changes_nothing(world: World) -> None:
     p = world.proposal()
     with pytest.raises(Conflict, match="changed since you loaded it"):
         service.apply(world.session, p.id or 0, "submit", world.owner.user, Channel.API,
-                      version=p.version + 1)
+                      settings=world.settings, version=p.version + 1)
     world.session.expire_all()
     assert world.session.get(Proposal, p.id).state == "draft"
 

@@ -26,15 +26,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from api.demo import sample_proposal
-from notifications import outbox
-from notifications.matrix import event_for
-from notifications.models import OutboxEvent
 from plumbing.database import build_engine
 from plumbing.settings import Settings
 from tests.conftest import _empty_postgres
 from workflow import audit, reviews, service
 from workflow.accounts import add_department, add_user
 from workflow.errors import UnknownTrigger, WorkflowError
+from workflow.events import OutboxEvent, for_transition
 from workflow.machine import State
 from workflow.models import AuditEntry, Channel, DepartmentCreate, Proposal, ReviewSubmission, Role
 from workflow.reviews import install_rubrics
@@ -55,7 +53,8 @@ class Lifecycles(RuleBasedStateMachine):
         super().__init__()
         self.engine = type(self).new_engine()
         self.session = Session(self.engine, expire_on_commit=False)
-        install_rubrics(self.session, Settings(_env_file=None))  # type: ignore[call-arg]
+        self.settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        install_rubrics(self.session, self.settings)
         add_department(self.session, DepartmentCreate(code="CS", name="Computer Science"))
         add_department(self.session, DepartmentCreate(code="MATH", name="Mathematics"))
         roles = {
@@ -99,7 +98,7 @@ class Lifecycles(RuleBasedStateMachine):
     def fire(self, pid: int, trigger: str, who: str, comment: str | None) -> None:
         try:
             p = service.apply(self.session, pid, trigger, self.people[who], Channel.API,
-                              comment=comment)
+                              settings=self.settings, comment=comment)
         except UnknownTrigger:
             assert trigger == "bogus"
             return
@@ -110,7 +109,7 @@ class Lifecycles(RuleBasedStateMachine):
         self.entries += 1
         assert p.state != self.state[pid]
         assert p.version == self.version[pid] + 1
-        event = event_for(trigger, State(self.state[pid]), State(p.state))
+        event = for_transition(trigger, State(self.state[pid]), State(p.state))
         if event is not None:
             self.emails[pid].append(event.value)
         self.state[pid], self.version[pid] = p.state, p.version
@@ -139,11 +138,12 @@ class Lifecycles(RuleBasedStateMachine):
         if self.state[pid] != "rubric_review":
             return
         coordinator, reviewer = self.people["coordinator"], self.people["reviewer"]
-        reviews.assign_reviewers(self.session, pid, [reviewer.email], coordinator, "api")
+        reviews.assign_reviewers(self.session, pid, [reviewer.email], coordinator, "api",
+                                 self.settings)
         rubric = reviews.rubric_version(self.session, "microcredential")
         best = ReviewSubmission(scores={c.key: "exemplary" for c in rubric.criteria})
         for person in (coordinator, reviewer):
-            reviews.save_review(self.session, pid, best, person, "api")
+            reviews.save_review(self.session, pid, best, person, "api", self.settings)
         self.entries += 3
 
     def current(self, pid: int) -> tuple[str, int]:
@@ -208,7 +208,6 @@ def test_random_lifecycles_keep_the_invariants(
             _empty_postgres(shared)
             return shared
 
-    outbox.install()  # the door's listener, as the app registers it
     machine = type("Lifecycles", (Lifecycles,), {"new_engine": staticmethod(new_engine)})
     if backend == "postgresql":
         machine.teardown = lambda self: self.session.close()  # type: ignore[method-assign]

@@ -1,5 +1,5 @@
 """The badge design page: the owner uploads the image, criteria and alt text; the coordinator
-sees it and approves or returns it. Uploads go through the API's reader and workflow.badges."""
+sees it and approves or returns it. Uploads go through the API's session and workflow.badges."""
 
 from typing import Annotated, Any
 
@@ -58,18 +58,18 @@ def design_page(request: Request, proposal_id: ProposalId, session: ReadSessionD
 
 @router.post("/proposals/{proposal_id}/design", response_class=HTMLResponse)
 async def upload_design(request: Request, proposal_id: ProposalId, session: SessionDep,
-                        reader: ReadSessionDep, me: WebUser) -> Response:
+                        me: WebUser) -> Response:
     try:
         form: DesignForm = await read_design_form(request, settings_of(request))
     except HTTPException as error:
         if error.status_code != status.HTTP_413_CONTENT_TOO_LARGE:
             raise
-        return _page(request, reader, proposal_id, me, errors={"image": [str(error.detail)]},
+        return _page(request, session, proposal_id, me, errors={"image": [str(error.detail)]},
                      status_code=error.status_code)
     refuse_without_csrf(request, form.texts.get(CSRF_FIELD))
     values = {name: form.texts.get(name, "") for name in ("criteria_narrative", "alt_text",
                                                           "tags")}
-    current = badges.design_of(reader, proposal_id) if form.image is None else None
+    current = badges.design_of(session, proposal_id) if form.image is None else None
     try:
         if form.image is None and current is None:
             raise Unprocessable([{"loc": ["body", "image"], "msg": "choose an image file",
@@ -78,7 +78,7 @@ async def upload_design(request: Request, proposal_id: ProposalId, session: Sess
         badges.save_design(session, proposal_id, upload, me.user, Channel.WEB.value)
     except Unprocessable as error:
         problems = error.detail if isinstance(error.detail, list) else [{"msg": error.detail}]
-        return _page(request, reader, proposal_id, me, values=values,
+        return _page(request, session, proposal_id, me, values=values,
                      errors=field_errors(problems),
                      status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     return see_other(f"/proposals/{proposal_id}/design?done=badge_design_saved")

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.charts import state_diagram
-from api.deps import ReadSessionDep, SessionDep
+from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.routes.pages.designs import design_context
 from api.routes.pages.forms import (
     COMPETENCIES,
@@ -33,7 +33,7 @@ Trigger = Annotated[str, Path(max_length=32)]
 @router.get("/", response_class=HTMLResponse)
 def my_tasks(request: Request, session: ReadSessionDep, me: WebUser) -> HTMLResponse:
     tasks = dashboard.my_tasks(session, me, settings_of(request).reminder_days)
-    mine = queries.page_model(queries.list_proposals(session, me, mine=True, limit=100)).items
+    mine = queries.list_proposals(session, me, mine=True, limit=100).items
     return render(request, "tasks.html", tasks=tasks, mine=mine)
 
 
@@ -44,9 +44,8 @@ def proposal_list(request: Request, session: ReadSessionDep, me: WebUser,
                   mine: bool = False, cursor: Annotated[str | None, Query(max_length=64)] = None,
                   ) -> HTMLResponse:
     state = chosen_value((s.value for s in State), state, "state")
-    page = queries.page_model(queries.list_proposals(
-        session, me, state=state, department=department or None, mine=mine, limit=50,
-        cursor=cursor))
+    page = queries.list_proposals(session, me, state=state, department=department or None,
+                                  mine=mine, limit=50, cursor=cursor)
     chosen = {"state": state or "", "department": department or "",
               "mine": "true" if mine else ""}
     following = urlencode({**{k: v for k, v in chosen.items() if v},
@@ -76,7 +75,7 @@ def new_proposal(request: Request, session: ReadSessionDep, me: WebUser) -> HTML
 
 
 @router.post("/proposals/new", response_class=HTMLResponse, dependencies=[CsrfChecked])
-async def create_proposal(request: Request, session: SessionDep, reader: ReadSessionDep,
+async def create_proposal(request: Request, session: SessionDep,
                           me: WebUser) -> Response:
     form = await request.form()
     values = form_values(form)
@@ -85,10 +84,10 @@ async def create_proposal(request: Request, session: SessionDep, reader: ReadSes
         data = ProposalCreate.model_validate({**values, "department": department})
         proposal = service.create_proposal(session, data, me.user, Channel.WEB)
     except ValidationError as error:
-        return _form(request, reader, me, values=values, errors=field_errors(error),
+        return _form(request, session, me, values=values, errors=field_errors(error),
                      status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     except Unprocessable as error:
-        return _form(request, reader, me, values=values, errors=field_errors(
+        return _form(request, session, me, values=values, errors=field_errors(
             error.detail if isinstance(error.detail, list) else [{"msg": error.detail}]),
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     return see_other(f"/proposals/{proposal.id}/edit?done=saved")
@@ -97,7 +96,7 @@ async def create_proposal(request: Request, session: SessionDep, reader: ReadSes
 @router.get("/proposals/{proposal_id}/edit", response_class=HTMLResponse)
 def edit_form(request: Request, proposal_id: ProposalId, session: ReadSessionDep,
               me: WebUser) -> HTMLResponse:
-    proposal = queries.present(session, [service.visible_proposal(session, proposal_id, me)])[0]
+    proposal = queries.to_public(service.visible_proposal(session, proposal_id, me))
     return _form(request, session, me, values=proposal.model_dump(), errors={},
                  proposal_id=proposal_id, version=proposal.version)
 
@@ -105,7 +104,7 @@ def edit_form(request: Request, proposal_id: ProposalId, session: ReadSessionDep
 @router.post("/proposals/{proposal_id}/edit", response_class=HTMLResponse,
              dependencies=[CsrfChecked])
 async def save_edit(request: Request, proposal_id: ProposalId, session: SessionDep,
-                    reader: ReadSessionDep, me: WebUser) -> Response:
+                    me: WebUser) -> Response:
     form = await request.form()
     values = form_values(form)
     version = form.get("version")
@@ -113,7 +112,7 @@ async def save_edit(request: Request, proposal_id: ProposalId, session: SessionD
         changes = ProposalUpdate.model_validate({**values, "version": version or None})
         service.edit_proposal(session, proposal_id, changes, me.user, Channel.WEB)
     except ValidationError as error:
-        return _form(request, reader, me, values=values, errors=field_errors(error),
+        return _form(request, session, me, values=values, errors=field_errors(error),
                      proposal_id=proposal_id, version=int(version) if isinstance(
                          version, str) and version.isdigit() else None,
                      status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -124,7 +123,7 @@ async def save_edit(request: Request, proposal_id: ProposalId, session: SessionD
 def proposal_page(request: Request, proposal_id: ProposalId, session: ReadSessionDep,
                   me: WebUser) -> HTMLResponse:
     proposal = service.visible_proposal(session, proposal_id, me)
-    shown = queries.present(session, [proposal])[0]
+    shown = queries.to_public(proposal)
     history = queries.history(session, proposal_id)
     nodes, edges = state_diagram(proposal.state)
     may_assign = reviews.assignment_refusal(me, proposal) is None
@@ -144,19 +143,20 @@ def proposal_page(request: Request, proposal_id: ProposalId, session: ReadSessio
 @router.post("/proposals/{proposal_id}/actions/{trigger}", dependencies=[CsrfChecked])
 def fire_trigger(
     proposal_id: ProposalId, trigger: Trigger, session: SessionDep, me: WebUser,
+    settings: SettingsDep,
     comment: Annotated[str, Form(max_length=5000)] = "",
     version: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
-    service.apply(session, proposal_id, trigger, me.user, Channel.WEB, comment=comment or None,
-                  version=version, grants=me)
+    service.apply(session, proposal_id, trigger, me.user, Channel.WEB, settings=settings,
+                  comment=comment or None, version=version, grants=me)
     return see_other(f"/proposals/{proposal_id}?done={trigger}")
 
 
 @router.post("/proposals/{proposal_id}/reviewers", dependencies=[CsrfChecked])
 def assign_reviewers(
-    proposal_id: ProposalId, session: SessionDep, me: WebUser,
+    proposal_id: ProposalId, session: SessionDep, me: WebUser, settings: SettingsDep,
     reviewer: Annotated[list[str], Form(max_length=20)],
 ) -> Response:
     reviews.assign_reviewers(session, proposal_id, [r.strip().lower() for r in reviewer],
-                             me.user, Channel.WEB)
+                             me.user, Channel.WEB, settings)
     return see_other(f"/proposals/{proposal_id}?done=reviewers_assigned")

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import col, select
 
-from api.deps import ReadSessionDep, SessionDep
+from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.web import CsrfChecked, WebUser, render, see_other
 from workflow import reviews, service
 from workflow.errors import NotFound, Unprocessable
@@ -19,7 +19,7 @@ ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.get("/proposals/{proposal_id}/review", response_class=HTMLResponse)
 def review_page(request: Request, proposal_id: ProposalId, session: ReadSessionDep,
-                me: WebUser) -> HTMLResponse:
+                me: WebUser, settings: SettingsDep) -> HTMLResponse:
     proposal = service.visible_proposal(session, proposal_id, me)
     if proposal.rubric_key is None:
         raise NotFound("this proposal has not reached rubric review")
@@ -34,13 +34,13 @@ def review_page(request: Request, proposal_id: ProposalId, session: ReadSessionD
         if label and row.reviewer_id != me.user.id:
             others.append((label, row))
     return render(request, "review.html", p=proposal, rubric=rubric, mine=mine, others=others,
-                  may_score=reviews.scoring_refusal(session, me, proposal) is None,
+                  may_score=reviews.scoring_refusal(session, me, proposal, settings) is None,
                   result=reviews.result_of(session, proposal))
 
 
 @router.post("/proposals/{proposal_id}/review", dependencies=[CsrfChecked])
 async def save_review(request: Request, proposal_id: ProposalId, session: SessionDep,
-                      me: WebUser) -> Response:
+                      me: WebUser, settings: SettingsDep) -> Response:
     form = await request.form()
     scores = {key[len("score-"):]: value for key, value in form.items()
               if key.startswith("score-") and isinstance(value, str)}
@@ -50,5 +50,5 @@ async def save_review(request: Request, proposal_id: ProposalId, session: Sessio
         submission = ReviewSubmission(scores=scores, comments=comments)
     except ValidationError as error:
         raise Unprocessable([{"msg": e["msg"]} for e in error.errors()]) from error
-    reviews.save_review(session, proposal_id, submission, me.user, Channel.WEB)
+    reviews.save_review(session, proposal_id, submission, me.user, Channel.WEB, settings)
     return see_other(f"/proposals/{proposal_id}/review?done=review_saved")

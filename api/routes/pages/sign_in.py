@@ -48,14 +48,14 @@ def sign_in_page(request: Request, session: ReadSessionDep,
 
 @router.post("/sign-in", response_class=HTMLResponse, dependencies=[CsrfChecked])
 def ask_for_link(
-    request: Request, session: SessionDep, reader: ReadSessionDep,
+    request: Request, session: SessionDep,
     email: Annotated[str, Form(max_length=254)], next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
 ) -> HTMLResponse:
     settings = settings_of(request)
     send_sign_in_link(session, email, settings, then=_safe_next(next))
     return render(request, "sign_in.html", next=_safe_next(next), sent=email.strip(),
                   minutes=settings.sign_in_link_minutes,
-                  demo_users=_demo_users(request, reader))
+                  demo_users=_demo_users(request, session))
 
 
 @router.post("/sign-in/demo", dependencies=[CsrfChecked])
