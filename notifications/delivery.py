@@ -14,12 +14,14 @@ import random
 import re
 import socket
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
 from typing import Protocol, cast
@@ -102,6 +104,33 @@ SENT = Attempt(Result.SENT)
 def refused(code: int, text: str) -> Attempt:
     """5xx is permanent; 4xx, and anything else odd, is worth another try."""
     return Attempt(Result.PERMANENT if 500 <= code < 600 else Result.TRANSIENT, f"{code} {text}")
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` may not go into a MAIL FROM or RCPT TO command, or None if it may.
+
+    Only a bare `local@domain` passes. A line break would end the command and start another
+    one of the row's choosing; a display name, angle brackets or a space would make the server
+    (or aiosmtplib, which keeps what `parseaddr` finds) read an address other than the row's.
+    """
+    if any(unicodedata.category(char).startswith("C") for char in address):
+        return "contains a control character (such as CR or LF)"
+    if any(char.isspace() for char in address):
+        return "contains white space"
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or "<" in address or ">" in address \
+            or parseaddr(address) != ("", address):
+        return "is not a plain address (local@domain)"
+    return None
+
+
+def envelope_problem(sender: str, recipient: str) -> str | None:
+    """Why a message's envelope cannot be sent as it is; the null sender "" is allowed."""
+    if problem := address_problem(recipient):
+        return f"recipient {recipient!r} {problem}: not sent"
+    if sender and (problem := address_problem(sender)):
+        return f"envelope sender {sender!r} {problem}: not sent"
+    return None
 
 
 class ConnectFailed(Exception):
@@ -467,13 +496,32 @@ class Sender:
         # Stop early enough that a slow last message still ends inside the lease.
         deadline = time.monotonic() + max(lease - 2 * self.policy.smtp_timeout_seconds, lease / 2)
         mail_from = self.settings.mail_from
-        mails = [Mail(envelope_sender(row, mail_from), row.recipient, wire_bytes(row, mail_from))
-                 for row in rows]
+        # An unsafe envelope is a dead letter here, before any connection: it never reaches
+        # the server, and the rest of the batch goes out as if it had not been queued.
+        refusals: dict[int, Attempt] = {}
+        mails: list[Mail] = []
+        for index, row in enumerate(rows):
+            sender = envelope_sender(row, mail_from)
+            if problem := envelope_problem(sender, row.recipient):
+                refusals[index] = Attempt(Result.PERMANENT, problem)
+            else:
+                mails.append(Mail(sender, row.recipient, wire_bytes(row, mail_from)))
+        attempts = iter(await self._send(mails, deadline))
+        outcomes: list[Outcome] = []
+        for index, row in enumerate(rows):
+            attempt = refusals[index] if index in refusals else next(attempts)
+            outcomes.append(Outcome(row, attempt.result, attempt.error))
+        return outcomes
+
+    async def _send(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
+        """One Attempt per mail, in order, over one transport."""
+        if not mails:
+            return []
         transport = self.transport()
         try:
             await transport.open()
         except ConnectFailed as error:
-            return [Outcome(row, Result.TRANSIENT, str(error)) for row in rows]
+            return [Attempt(Result.TRANSIENT, str(error))] * len(mails)
         attempts: list[Attempt] = []
         try:
             attempts = await transport.send_all(mails, deadline)
@@ -485,7 +533,7 @@ class Sender:
                 log.warning("closing the mail transport failed: %s", error)
                 attempts = [Attempt(Result.TRANSIENT, str(error)) if a.result is Result.SENT
                             else a for a in attempts]
-        return [Outcome(row, a.result, a.error) for row, a in zip(rows, attempts, strict=True)]
+        return attempts
 
     def record(self, outcomes: Sequence[Outcome]) -> DrainReport:
         """Write what happened, only for rows this worker still holds."""

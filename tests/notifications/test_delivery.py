@@ -240,3 +240,53 @@ def test_two_workers_on_postgresql_send_each_of_1000_messages_exactly_once(
     assert statuses(engine) == {"sent": 1000}
     with Session(engine) as session:
         assert audit.verify(session).ok
+
+
+def test_a_recipient_holding_an_smtp_command_is_dead_and_the_others_are_sent(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    evil = "x@arizona.edu\r\nRCPT TO:<evil@example.com>"
+    ids = queue(engine, ["first@arizona.edu", evil, "third@arizona.edu"])
+    report = drain(engine, mail_settings, clock)
+    assert [o.result for o in report.outcomes] == [Result.SENT, Result.PERMANENT, Result.SENT]
+    assert (report.sent, report.retried, report.dead) == (2, 0, 1)
+    assert received_ids(smtp_server) == [ids[0], ids[2]]
+    assert [m.recipients for m in smtp_server.received] == [
+        ["first@arizona.edu"], ["third@arizona.edu"]]
+    assert not any("evil@example.com" in to.lower()
+                   for m in smtp_server.received for to in m.recipients)
+    with Session(engine) as session:
+        rows = {row.message_id: row for row in session.exec(select(OutboxMessage)).all()}
+    assert [rows[i].status for i in ids] == ["sent", "dead", "sent"]
+    error = rows[ids[1]].last_error or ""
+    assert "recipient" in error and "control character" in error, error
+    assert audit_actions(engine, "email_dead") == 1
+
+
+def test_envelopes_that_are_not_plain_addresses_are_dead_and_the_null_sender_is_sent(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    envelopes = [  # (envelope sender, recipient, what the dead letter says)
+        ("", "answer@arizona.edu", None),  # an automatic answer, from the null sender <>
+        ("bounce@arizona.edu\nRSET", "a@arizona.edu", "envelope sender"),
+        (None, "<a@arizona.edu>", "not a plain address"),
+        (None, "a@arizona.edu@evil.example", "not a plain address"),
+        (None, "a b@arizona.edu", "white space"),
+        (None, "a@arizona.edu\x1b", "control character"),
+        (None, "plain@arizona.edu", None),
+    ]
+    with Session(engine) as session:
+        session.add_all(
+            OutboxMessage(event="test", recipient=to, subject="Test", body_text="text",
+                          body_html="<p>html</p>", message_id=f"<e{n}@localhost>",
+                          envelope_sender=sender)
+            for n, (sender, to, _) in enumerate(envelopes))
+        session.commit()
+    report = drain(engine, mail_settings, clock)
+    assert [(o.result, o.row.recipient) for o in report.outcomes] == [
+        (Result.SENT if says is None else Result.PERMANENT, to) for _, to, says in envelopes]
+    for outcome, (_, _, says) in zip(report.outcomes, envelopes, strict=True):
+        assert says is None or says in (outcome.error or ""), outcome.error
+    assert [(m.envelope_from, m.recipients) for m in smtp_server.received] == [
+        ("<>", ["answer@arizona.edu"]), ("microcred@localhost", ["plain@arizona.edu"])]
+    assert statuses(engine) == {"sent": 2, "dead": 5}
