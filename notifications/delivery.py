@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.parser import BytesHeaderParser
+from email.message import EmailMessage
 from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from notifications.models import DevMailboxMessage, OutboxMessage, OutboxStatus
 from notifications.outbox import expand_pending
-from notifications.rendering import envelope_sender, wire_bytes
+from notifications.rendering import envelope_sender, message_for
 from plumbing.database import DATABASE_AWAY
 from plumbing.settings import Settings
 from workflow import audit
@@ -86,9 +86,9 @@ class Result(StrEnum):
 
 @dataclass(frozen=True)
 class Mail:
-    sender: str
+    sender: str  # "" is the null sender <>
     recipient: str
-    data: bytes
+    message: EmailMessage
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ class SMTPTransport:
         """One message with aiosmtplib's own command-by-command exchange."""
         assert self.client is not None
         try:
-            await self.client.sendmail(mail.sender, [mail.recipient], mail.data)
+            await self.client.sendmail(mail.sender, [mail.recipient], mail.message.as_bytes())
         except aiosmtplib.SMTPRecipientsRefused as error:
             first = error.recipients[0]
             return refused(first.code, first.message)
@@ -325,7 +325,8 @@ class SMTPTransport:
                 elif data_code != 354:
                     failure = refused(data_code, data_text)
                 else:
-                    transport.write(DOT_AT_LINE_START.sub(b"..", mail.data) + b".\r\n" + after)
+                    transport.write(DOT_AT_LINE_START.sub(b"..", mail.message.as_bytes())
+                                    + b".\r\n" + after)
                     [(end_code, end_text)] = await replies.take(1)
                     attempts.append(SENT if end_code // 100 == 2 else refused(end_code, end_text))
                     if not following:
@@ -373,11 +374,11 @@ class MailboxTransport:
 
     async def send_all(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
         for mail in mails:
-            headers = BytesHeaderParser().parsebytes(mail.data)
+            message = mail.message
             self.received.append(DevMailboxMessage(
-                message_id=str(headers.get("Message-ID", "")), envelope_from=mail.sender,
-                recipient=mail.recipient, subject=str(headers.get("Subject", ""))[:500],
-                raw=mail.data))
+                message_id=str(message["Message-ID"]), envelope_from=mail.sender,
+                recipient=mail.recipient, subject=str(message["Subject"])[:500],
+                raw=message.as_bytes()))
         return [SENT] * len(mails)
 
     async def close(self) -> None:
@@ -505,7 +506,7 @@ class Sender:
             if problem := envelope_problem(sender, row.recipient):
                 refusals[index] = Attempt(Result.PERMANENT, problem)
             else:
-                mails.append(Mail(sender, row.recipient, wire_bytes(row, mail_from)))
+                mails.append(Mail(sender, row.recipient, message_for(row, mail_from)))
         attempts = iter(await self._send(mails, deadline))
         outcomes: list[Outcome] = []
         for index, row in enumerate(rows):

@@ -290,3 +290,37 @@ def test_envelopes_that_are_not_plain_addresses_are_dead_and_the_null_sender_is_
     assert [(m.envelope_from, m.recipients) for m in smtp_server.received] == [
         ("<>", ["answer@arizona.edu"]), ("microcred@localhost", ["plain@arizona.edu"])]
     assert statuses(engine) == {"sent": 2, "dead": 5}
+
+
+def test_the_message_has_the_rows_headers_parts_and_whole_long_message_ids(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    # Microsoft 365 writes Message-IDs longer than a folded line; a reply must keep them whole.
+    outlook = "<PAXP193MB2314C6F90A60DA909597069AA7802@PAXP193MB2314.EURP193.PROD.OUTLOOK.COM>"
+    with Session(engine) as session:
+        session.add(OutboxMessage(
+            event="test", recipient="lead@arizona.edu", subject="[Micro-credential] Café: done",
+            body_text="Thé text\n.a line starting with a dot\n", body_html="<p>Thé html</p>\n",
+            message_id="<m1@localhost>", thread_id="<proposal-1.1@localhost>",
+            headers={"auto-submitted": "auto-replied", "In-Reply-To": outlook,
+                     "References": f"<proposal-1.1@localhost> {outlook}"}))
+        session.commit()
+    assert drain(engine, mail_settings, clock).sent == 1
+    [mail] = smtp_server.received
+    assert f"\r\nIn-Reply-To: {outlook}\r\n".encode() in mail.raw
+    assert f"\r\n {outlook}\r\n".encode() in mail.raw  # References folds between ids only
+    message = mail.message
+    assert [name for name, _ in message.items()] == [
+        "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+        "Auto-Submitted", "X-Auto-Response-Suppress", "MIME-Version", "Content-Type"]
+    assert message["From"] == "Micro-credentials <microcred@localhost>"
+    assert message["Subject"] == "[Micro-credential] Café: done"
+    assert message["Auto-Submitted"] == "auto-replied"  # the row's own, whatever its case
+    assert message["In-Reply-To"] == outlook
+    assert message["References"] == f"<proposal-1.1@localhost> {outlook}"
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = message.iter_parts()
+    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert text.get_content_charset() == html.get_content_charset() == "utf-8"
+    assert text.get_content().splitlines() == ["Thé text", ".a line starting with a dot"]
+    assert html.get_content().strip() == "<p>Thé html</p>"
