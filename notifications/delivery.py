@@ -11,20 +11,17 @@ import asyncio
 import logging
 import os
 import random
-import re
 import socket
 import time
 import unicodedata
-from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
-from typing import Protocol, cast
+from typing import Protocol
 
 import aiosmtplib
 from sqlalchemy import Engine, and_, or_, update
@@ -153,67 +150,13 @@ def local_hostname() -> str:
     return socket.getfqdn()
 
 
-class Replies(asyncio.Protocol):
-    """SMTP replies as they arrive, in order, so that commands can be pipelined (RFC 2920).
-
-    The sender waits for several replies at once (`take`), and is woken once when they are
-    all in: a queue read per reply cost a task and a loop pass each, four per message, all
-    of them between the server's 354 and the next message going out.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.buffer = bytearray()
-        self.lines: list[str] = []
-        self.ready: deque[tuple[int, str]] = deque()
-        self.lost: str | None = None
-        self.waiter: asyncio.Future[None] | None = None
-        self.wanted = 0
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\n")) >= 0:
-            line = bytes(self.buffer[:end + 1]).decode("utf-8", "replace").rstrip("\r\n")
-            del self.buffer[:end + 1]
-            self.lines.append(line[4:])
-            if line[3:4] != "-":
-                code = int(line[:3]) if line[:3].isdigit() else 0
-                self.ready.append((code, " ".join(self.lines)))
-                self.lines = []
-        if len(self.ready) >= self.wanted:
-            self._wake()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = f"connection lost: {exc}"
-        self._wake()
-
-    def _wake(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    async def take(self, count: int, timeout: float | None = None) -> list[tuple[int, str]]:
-        """The next `count` replies; ConnectionError or TimeoutError if they do not all come."""
-        while len(self.ready) < count:
-            if self.lost is not None:
-                raise ConnectionError(self.lost)
-            self.waiter, self.wanted = asyncio.get_running_loop().create_future(), count
-            try:
-                async with asyncio.timeout(self.timeout if timeout is None else timeout):
-                    await self.waiter
-            finally:
-                self.waiter, self.wanted = None, 0
-        return [self.ready.popleft() for _ in range(count)]
-
-
-DOT_AT_LINE_START = re.compile(rb"^\.", re.M)
-
-
 class SMTPTransport:
-    """aiosmtplib with one connection per batch (or, `reuse=False`, one per message).
+    """aiosmtplib's SMTP client, one connection per batch (or, `reuse=False`, one per message).
 
-    aiosmtplib connects, says EHLO, starts TLS and logs in. Where the server offers PIPELINING
-    (every mainstream one does), the batch then goes out with each message's end of data, the
-    next message's MAIL, RCPT and DATA in one write: one round trip per message instead of four.
+    The connection is opened once (connect, EHLO, STARTTLS and login as the settings say), then
+    each message goes out with `send_message`: its own MAIL, RCPT and DATA, and its own reply.
+    A message that leaves the connection unusable (dropped, timed out, or closed by the server
+    after a 421) is a transient failure of that message alone; the next one reconnects.
     """
 
     def __init__(self, settings: Settings, *, reuse: bool = True) -> None:
@@ -231,6 +174,8 @@ class SMTPTransport:
         )
         try:
             await client.connect()
+            # EHLO now, not with the first message: a server that refuses it is unreachable
+            # for the whole batch, not a refusal of that message.
             if client.last_ehlo_response is None:
                 await client.ehlo()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
@@ -243,115 +188,47 @@ class SMTPTransport:
             self.client = await self._connect()
 
     async def send_all(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
-        if not self.reuse:
-            return await self._connection_per_mail(mails, deadline)
         attempts: list[Attempt] = []
-        while len(attempts) < len(mails):
+        for index, mail in enumerate(mails):
             if time.monotonic() > deadline:
-                return attempts + [NOT_TRIED] * (len(mails) - len(attempts))
+                return attempts + [NOT_TRIED] * (len(mails) - index)
             if self.client is None:
                 try:
                     self.client = await self._connect()
                 except ConnectFailed as error:
                     failed = Attempt(Result.TRANSIENT, str(error))
-                    return attempts + [failed] * (len(mails) - len(attempts))
-            rest = mails[len(attempts):]
-            if self.client.supports_extension("pipelining"):
-                client, self.client = self.client, None
-                attempts += await self._pipelined(client, rest, deadline)
-            else:
-                attempts.append(await self._one(rest[0]))
-        return attempts
-
-    async def _connection_per_mail(self, mails: Sequence[Mail], deadline: float
-                                   ) -> list[Attempt]:
-        attempts: list[Attempt] = []
-        for mail in mails:
-            if time.monotonic() > deadline:
-                attempts.append(NOT_TRIED)
-                continue
-            try:
-                self.client = await self._connect()
-            except ConnectFailed as error:
-                attempts.append(Attempt(Result.TRANSIENT, str(error)))
-                continue
-            if self.client.supports_extension("pipelining"):
-                client, self.client = self.client, None
-                attempts += await self._pipelined(client, [mail], deadline)
-            else:
-                attempts.append(await self._one(mail))
+                    return attempts + [failed] * (len(mails) - index)
+            client = self.client
+            attempts.append(await self._send(client, mail))
+            if not client.is_connected:
+                self.client = None
+            elif not self.reuse:
                 await self.close()
         return attempts
 
-    async def _one(self, mail: Mail) -> Attempt:
-        """One message with aiosmtplib's own command-by-command exchange."""
-        assert self.client is not None
+    @staticmethod
+    async def _send(client: aiosmtplib.SMTP, mail: Mail) -> Attempt:
+        """One message; whatever happens to it is its own outcome, not the next message's."""
         try:
-            await self.client.sendmail(mail.sender, [mail.recipient], mail.message.as_bytes())
+            await client.send_message(mail.message, sender=mail.sender,
+                                      recipients=[mail.recipient])
         except aiosmtplib.SMTPRecipientsRefused as error:
             first = error.recipients[0]
             return refused(first.code, first.message)
         except aiosmtplib.SMTPResponseException as error:
             return refused(error.code, error.message)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            self.client.close()
-            self.client = None
+        except aiosmtplib.SMTPNotSupported as error:
+            # Raised before any command (an address that needs SMTPUTF8): the connection is fine.
             return Attempt(Result.TRANSIENT, f"{type(error).__name__}: {error}")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            # Whether the server kept the message is unknown; a retry carries the same
+            # Message-ID, so the recipient can tell.
+            client.close()
+            return Attempt(Result.TRANSIENT, f"{type(error).__name__}: {error}")
+        except ValueError as error:
+            # aiosmtplib refuses an address it cannot put on a command line, before writing.
+            return Attempt(Result.PERMANENT, f"not sent: {error}")
         return SENT
-
-    async def _pipelined(self, client: aiosmtplib.SMTP, mails: Sequence[Mail], deadline: float
-                         ) -> list[Attempt]:
-        """Send over a connected client's socket, pipelining; the connection ends with them."""
-        assert client.transport is not None
-        transport = cast(asyncio.Transport, client.transport)
-        replies = Replies(self.settings.smtp_timeout_seconds)
-        transport.set_protocol(replies)
-
-        def envelope(mail: Mail) -> bytes:
-            return f"MAIL FROM:<{mail.sender}>\r\nRCPT TO:<{mail.recipient}>\r\nDATA\r\n".encode()
-
-        attempts: list[Attempt] = []
-        try:
-            transport.write(envelope(mails[0]))
-            for index, mail in enumerate(mails):
-                (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = (
-                    await replies.take(3))
-                following = (index + 1 < len(mails) and time.monotonic() < deadline)
-                after = envelope(mails[index + 1]) if following else b""
-                if mail_code // 100 != 2:
-                    failure = refused(mail_code, mail_text)
-                elif rcpt_code // 100 != 2:
-                    failure = refused(rcpt_code, rcpt_text)
-                elif data_code != 354:
-                    failure = refused(data_code, data_text)
-                else:
-                    transport.write(DOT_AT_LINE_START.sub(b"..", mail.message.as_bytes())
-                                    + b".\r\n" + after)
-                    [(end_code, end_text)] = await replies.take(1)
-                    attempts.append(SENT if end_code // 100 == 2 else refused(end_code, end_text))
-                    if not following:
-                        break
-                    continue
-                if data_code == 354:
-                    transport.write(b".\r\n")  # end the empty message the server began
-                    await replies.take(1)
-                transport.write(b"RSET\r\n" + after)
-                await replies.take(1)
-                attempts.append(failure)
-                if not following:
-                    break
-            transport.write(b"QUIT\r\n")
-            with suppress(TimeoutError, OSError):  # every message has its answer already
-                await replies.take(1, timeout=min(self.settings.smtp_timeout_seconds, 5))
-        except (TimeoutError, OSError) as error:
-            # The reply to the message in flight never came: it may or may not have arrived;
-            # its retry carries the same Message-ID, so the recipient can tell.
-            lost = Attempt(Result.TRANSIENT, f"{type(error).__name__}: {error}")
-            if len(attempts) < len(mails):
-                attempts.append(lost)
-        finally:
-            transport.close()
-        return attempts + [NOT_TRIED] * (len(mails) - len(attempts))
 
     async def close(self) -> None:
         if self.client is not None:

@@ -154,14 +154,16 @@ def test_one_connection_per_batch(
     assert len({m.peer for m in smtp_server.received}) == 3
 
 
-def test_a_connection_dropped_mid_batch_keeps_the_sent_and_retries_only_the_rest(
+def test_a_connection_dropped_mid_batch_keeps_the_sent_retries_that_one_and_sends_the_rest(
     engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
 ) -> None:
     ids = queue(engine, [f"p{n}@arizona.edu" for n in range(10)])
     accept = smtp_server.handler.handle_DATA
+    dropped = []
 
     async def drop_the_fourth(server, session, envelope):  # type: ignore[no-untyped-def]
-        if len(smtp_server.received) == 3:
+        if len(smtp_server.received) == 3 and not dropped:
+            dropped.append(envelope.rcpt_tos)
             server.transport.close()  # gone before it answers: the fourth one's fate is unknown
             return "250 never heard"
         return await accept(server, session, envelope)
@@ -169,13 +171,41 @@ def test_a_connection_dropped_mid_batch_keeps_the_sent_and_retries_only_the_rest
     smtp_server.handler.handle_DATA = drop_the_fourth  # type: ignore[method-assign]
     report = drain(engine, mail_settings, clock)
     assert [o.result for o in report.outcomes] == (
-        [Result.SENT] * 3 + [Result.TRANSIENT] + [Result.NOT_TRIED] * 6)
-    assert statuses(engine) == {"sent": 3, "pending": 7}
-    assert outbox_count(engine, status="pending", attempts=0) == 6  # never tried: not charged
-    assert audit_actions(engine, "email_sent") == 3
+        [Result.SENT] * 3 + [Result.TRANSIENT] + [Result.SENT] * 6)
+    assert dropped == [["p3@arizona.edu"]]
+    assert len({m.peer for m in smtp_server.received}) == 2  # the rest on a new connection
+    assert statuses(engine) == {"sent": 9, "pending": 1}
+    assert outbox_count(engine, status="pending", attempts=1) == 1  # tried: it counts
+    assert audit_actions(engine, "email_sent") == 9
     smtp_server.handler.handle_DATA = accept  # type: ignore[method-assign]
     clock.advance(hours=1)
-    assert drain(engine, mail_settings, clock).sent == 7
+    assert drain(engine, mail_settings, clock).sent == 1
+    assert sorted(received_ids(smtp_server)) == sorted(ids)
+
+
+def test_messages_not_tried_before_the_deadline_go_back_without_costing_an_attempt(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    # A short lease: the batch must stop 2 s in, and the third message takes longer than that.
+    policy = replace(POLICY, lease_seconds=4)
+    ids = queue(engine, [f"p{n}@arizona.edu" for n in range(10)])
+    accept = smtp_server.handler.handle_DATA
+
+    async def slow_third(server, session, envelope):  # type: ignore[no-untyped-def]
+        if len(smtp_server.received) == 2:
+            await asyncio.sleep(2.5)
+        return await accept(server, session, envelope)
+
+    smtp_server.handler.handle_DATA = slow_third  # type: ignore[method-assign]
+    report = drain(engine, mail_settings, clock, policy)
+    assert [o.result for o in report.outcomes] == [Result.SENT] * 3 + [Result.NOT_TRIED] * 7
+    assert statuses(engine) == {"sent": 3, "pending": 7}
+    assert outbox_count(engine, status="pending", attempts=0) == 7  # never tried: not charged
+    assert audit_actions(engine, "email_sent") == 3
+    smtp_server.handler.handle_DATA = accept  # type: ignore[method-assign]
+    assert drain(engine, mail_settings, clock).sent == 7  # due at once: no backoff
     assert sorted(received_ids(smtp_server)) == sorted(ids)
 
 
