@@ -293,7 +293,7 @@ class DrainReport:
     dead: int = 0
     batches: int = 0
     # Kept out of the repr: `asyncio.run` formats the finished task (its result too) when it
-    # restores the SIGINT handler, and 2,000 rows' reprs took a tenth of a 2,000-message drain.
+    # restores the SIGINT handler, and every row of a long drain would be formatted.
     outcomes: list[Outcome] = field(default_factory=list, repr=False)
 
     def add(self, other: "DrainReport") -> None:
@@ -304,8 +304,7 @@ class DrainReport:
 
 
 def audit_sent(session: Session, rows: Sequence[OutboxMessage], at: datetime) -> None:
-    """One `email_sent` entry per message, in one statement (`audit.append` per row was most
-    of a batch's time)."""
+    """One `email_sent` entry per message, all of a batch's in one statement."""
     audit.append_many(session, at, [
         {"channel": "system", "action": "email_sent", "proposal_id": row.proposal_id,
          "detail": {"outbox_id": row.id, "event": row.event, "to": row.recipient,
