@@ -11,18 +11,17 @@ import asyncio
 import logging
 import os
 import random
-import re
 import socket
 import time
-from collections import deque
+import unicodedata
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.parser import BytesHeaderParser
+from email.message import EmailMessage
+from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
-from typing import Protocol, cast
+from typing import Protocol
 
 import aiosmtplib
 from sqlalchemy import Engine, and_, or_, update
@@ -30,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from notifications.models import DevMailboxMessage, OutboxMessage, OutboxStatus
 from notifications.outbox import expand_pending
-from notifications.rendering import envelope_sender, wire_bytes
+from notifications.rendering import envelope_sender, message_for
 from plumbing.database import DATABASE_AWAY
 from plumbing.settings import Settings
 from workflow import audit
@@ -84,9 +83,9 @@ class Result(StrEnum):
 
 @dataclass(frozen=True)
 class Mail:
-    sender: str
+    sender: str  # "" is the null sender <>
     recipient: str
-    data: bytes
+    message: EmailMessage
 
 
 @dataclass(frozen=True)
@@ -102,6 +101,33 @@ SENT = Attempt(Result.SENT)
 def refused(code: int, text: str) -> Attempt:
     """5xx is permanent; 4xx, and anything else odd, is worth another try."""
     return Attempt(Result.PERMANENT if 500 <= code < 600 else Result.TRANSIENT, f"{code} {text}")
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` may not go into a MAIL FROM or RCPT TO command, or None if it may.
+
+    Only a bare `local@domain` passes. A line break would end the command and start another
+    one of the row's choosing; a display name, angle brackets or a space would make the server
+    (or aiosmtplib, which keeps what `parseaddr` finds) read an address other than the row's.
+    """
+    if any(unicodedata.category(char).startswith("C") for char in address):
+        return "contains a control character (such as CR or LF)"
+    if any(char.isspace() for char in address):
+        return "contains white space"
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or "<" in address or ">" in address \
+            or parseaddr(address) != ("", address):
+        return "is not a plain address (local@domain)"
+    return None
+
+
+def envelope_problem(sender: str, recipient: str) -> str | None:
+    """Why a message's envelope cannot be sent as it is; the null sender "" is allowed."""
+    if problem := address_problem(recipient):
+        return f"recipient {recipient!r} {problem}: not sent"
+    if sender and (problem := address_problem(sender)):
+        return f"envelope sender {sender!r} {problem}: not sent"
+    return None
 
 
 class ConnectFailed(Exception):
@@ -124,67 +150,13 @@ def local_hostname() -> str:
     return socket.getfqdn()
 
 
-class Replies(asyncio.Protocol):
-    """SMTP replies as they arrive, in order, so that commands can be pipelined (RFC 2920).
-
-    The sender waits for several replies at once (`take`), and is woken once when they are
-    all in: a queue read per reply cost a task and a loop pass each, four per message, all
-    of them between the server's 354 and the next message going out.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.buffer = bytearray()
-        self.lines: list[str] = []
-        self.ready: deque[tuple[int, str]] = deque()
-        self.lost: str | None = None
-        self.waiter: asyncio.Future[None] | None = None
-        self.wanted = 0
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\n")) >= 0:
-            line = bytes(self.buffer[:end + 1]).decode("utf-8", "replace").rstrip("\r\n")
-            del self.buffer[:end + 1]
-            self.lines.append(line[4:])
-            if line[3:4] != "-":
-                code = int(line[:3]) if line[:3].isdigit() else 0
-                self.ready.append((code, " ".join(self.lines)))
-                self.lines = []
-        if len(self.ready) >= self.wanted:
-            self._wake()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = f"connection lost: {exc}"
-        self._wake()
-
-    def _wake(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    async def take(self, count: int, timeout: float | None = None) -> list[tuple[int, str]]:
-        """The next `count` replies; ConnectionError or TimeoutError if they do not all come."""
-        while len(self.ready) < count:
-            if self.lost is not None:
-                raise ConnectionError(self.lost)
-            self.waiter, self.wanted = asyncio.get_running_loop().create_future(), count
-            try:
-                async with asyncio.timeout(self.timeout if timeout is None else timeout):
-                    await self.waiter
-            finally:
-                self.waiter, self.wanted = None, 0
-        return [self.ready.popleft() for _ in range(count)]
-
-
-DOT_AT_LINE_START = re.compile(rb"^\.", re.M)
-
-
 class SMTPTransport:
-    """aiosmtplib with one connection per batch (or, `reuse=False`, one per message).
+    """aiosmtplib's SMTP client, one connection per batch (or, `reuse=False`, one per message).
 
-    aiosmtplib connects, says EHLO, starts TLS and logs in. Where the server offers PIPELINING
-    (every mainstream one does), the batch then goes out with each message's end of data, the
-    next message's MAIL, RCPT and DATA in one write: one round trip per message instead of four.
+    The connection is opened once (connect, EHLO, STARTTLS and login as the settings say), then
+    each message goes out with `send_message`: its own MAIL, RCPT and DATA, and its own reply.
+    A message that leaves the connection unusable (dropped, timed out, or closed by the server
+    after a 421) is a transient failure of that message alone; the next one reconnects.
     """
 
     def __init__(self, settings: Settings, *, reuse: bool = True) -> None:
@@ -202,6 +174,8 @@ class SMTPTransport:
         )
         try:
             await client.connect()
+            # EHLO now, not with the first message: a server that refuses it is unreachable
+            # for the whole batch, not a refusal of that message.
             if client.last_ehlo_response is None:
                 await client.ehlo()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
@@ -214,114 +188,47 @@ class SMTPTransport:
             self.client = await self._connect()
 
     async def send_all(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
-        if not self.reuse:
-            return await self._connection_per_mail(mails, deadline)
         attempts: list[Attempt] = []
-        while len(attempts) < len(mails):
+        for index, mail in enumerate(mails):
             if time.monotonic() > deadline:
-                return attempts + [NOT_TRIED] * (len(mails) - len(attempts))
+                return attempts + [NOT_TRIED] * (len(mails) - index)
             if self.client is None:
                 try:
                     self.client = await self._connect()
                 except ConnectFailed as error:
                     failed = Attempt(Result.TRANSIENT, str(error))
-                    return attempts + [failed] * (len(mails) - len(attempts))
-            rest = mails[len(attempts):]
-            if self.client.supports_extension("pipelining"):
-                client, self.client = self.client, None
-                attempts += await self._pipelined(client, rest, deadline)
-            else:
-                attempts.append(await self._one(rest[0]))
-        return attempts
-
-    async def _connection_per_mail(self, mails: Sequence[Mail], deadline: float
-                                   ) -> list[Attempt]:
-        attempts: list[Attempt] = []
-        for mail in mails:
-            if time.monotonic() > deadline:
-                attempts.append(NOT_TRIED)
-                continue
-            try:
-                self.client = await self._connect()
-            except ConnectFailed as error:
-                attempts.append(Attempt(Result.TRANSIENT, str(error)))
-                continue
-            if self.client.supports_extension("pipelining"):
-                client, self.client = self.client, None
-                attempts += await self._pipelined(client, [mail], deadline)
-            else:
-                attempts.append(await self._one(mail))
+                    return attempts + [failed] * (len(mails) - index)
+            client = self.client
+            attempts.append(await self._send(client, mail))
+            if not client.is_connected:
+                self.client = None
+            elif not self.reuse:
                 await self.close()
         return attempts
 
-    async def _one(self, mail: Mail) -> Attempt:
-        """One message with aiosmtplib's own command-by-command exchange."""
-        assert self.client is not None
+    @staticmethod
+    async def _send(client: aiosmtplib.SMTP, mail: Mail) -> Attempt:
+        """One message; whatever happens to it is its own outcome, not the next message's."""
         try:
-            await self.client.sendmail(mail.sender, [mail.recipient], mail.data)
+            await client.send_message(mail.message, sender=mail.sender,
+                                      recipients=[mail.recipient])
         except aiosmtplib.SMTPRecipientsRefused as error:
             first = error.recipients[0]
             return refused(first.code, first.message)
         except aiosmtplib.SMTPResponseException as error:
             return refused(error.code, error.message)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            self.client.close()
-            self.client = None
+        except aiosmtplib.SMTPNotSupported as error:
+            # Raised before any command (an address that needs SMTPUTF8): the connection is fine.
             return Attempt(Result.TRANSIENT, f"{type(error).__name__}: {error}")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            # Whether the server kept the message is unknown; a retry carries the same
+            # Message-ID, so the recipient can tell.
+            client.close()
+            return Attempt(Result.TRANSIENT, f"{type(error).__name__}: {error}")
+        except ValueError as error:
+            # aiosmtplib refuses an address it cannot put on a command line, before writing.
+            return Attempt(Result.PERMANENT, f"not sent: {error}")
         return SENT
-
-    async def _pipelined(self, client: aiosmtplib.SMTP, mails: Sequence[Mail], deadline: float
-                         ) -> list[Attempt]:
-        """Send over a connected client's socket, pipelining; the connection ends with them."""
-        assert client.transport is not None
-        transport = cast(asyncio.Transport, client.transport)
-        replies = Replies(self.settings.smtp_timeout_seconds)
-        transport.set_protocol(replies)
-
-        def envelope(mail: Mail) -> bytes:
-            return f"MAIL FROM:<{mail.sender}>\r\nRCPT TO:<{mail.recipient}>\r\nDATA\r\n".encode()
-
-        attempts: list[Attempt] = []
-        try:
-            transport.write(envelope(mails[0]))
-            for index, mail in enumerate(mails):
-                (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = (
-                    await replies.take(3))
-                following = (index + 1 < len(mails) and time.monotonic() < deadline)
-                after = envelope(mails[index + 1]) if following else b""
-                if mail_code // 100 != 2:
-                    failure = refused(mail_code, mail_text)
-                elif rcpt_code // 100 != 2:
-                    failure = refused(rcpt_code, rcpt_text)
-                elif data_code != 354:
-                    failure = refused(data_code, data_text)
-                else:
-                    transport.write(DOT_AT_LINE_START.sub(b"..", mail.data) + b".\r\n" + after)
-                    [(end_code, end_text)] = await replies.take(1)
-                    attempts.append(SENT if end_code // 100 == 2 else refused(end_code, end_text))
-                    if not following:
-                        break
-                    continue
-                if data_code == 354:
-                    transport.write(b".\r\n")  # end the empty message the server began
-                    await replies.take(1)
-                transport.write(b"RSET\r\n" + after)
-                await replies.take(1)
-                attempts.append(failure)
-                if not following:
-                    break
-            transport.write(b"QUIT\r\n")
-            with suppress(TimeoutError, OSError):  # every message has its answer already
-                await replies.take(1, timeout=min(self.settings.smtp_timeout_seconds, 5))
-        except (TimeoutError, OSError) as error:
-            # The reply to the message in flight never came: it may or may not have arrived;
-            # its retry carries the same Message-ID, so the recipient can tell.
-            lost = Attempt(Result.TRANSIENT, f"{type(error).__name__}: {error}")
-            if len(attempts) < len(mails):
-                attempts.append(lost)
-        finally:
-            transport.close()
-        return attempts + [NOT_TRIED] * (len(mails) - len(attempts))
 
     async def close(self) -> None:
         if self.client is not None:
@@ -344,11 +251,11 @@ class MailboxTransport:
 
     async def send_all(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
         for mail in mails:
-            headers = BytesHeaderParser().parsebytes(mail.data)
+            message = mail.message
             self.received.append(DevMailboxMessage(
-                message_id=str(headers.get("Message-ID", "")), envelope_from=mail.sender,
-                recipient=mail.recipient, subject=str(headers.get("Subject", ""))[:500],
-                raw=mail.data))
+                message_id=str(message["Message-ID"]), envelope_from=mail.sender,
+                recipient=mail.recipient, subject=str(message["Subject"])[:500],
+                raw=message.as_bytes()))
         return [SENT] * len(mails)
 
     async def close(self) -> None:
@@ -386,7 +293,7 @@ class DrainReport:
     dead: int = 0
     batches: int = 0
     # Kept out of the repr: `asyncio.run` formats the finished task (its result too) when it
-    # restores the SIGINT handler, and 2,000 rows' reprs took a tenth of a 2,000-message drain.
+    # restores the SIGINT handler, and every row of a long drain would be formatted.
     outcomes: list[Outcome] = field(default_factory=list, repr=False)
 
     def add(self, other: "DrainReport") -> None:
@@ -397,8 +304,7 @@ class DrainReport:
 
 
 def audit_sent(session: Session, rows: Sequence[OutboxMessage], at: datetime) -> None:
-    """One `email_sent` entry per message, in one statement (`audit.append` per row was most
-    of a batch's time)."""
+    """One `email_sent` entry per message, all of a batch's in one statement."""
     audit.append_many(session, at, [
         {"channel": "system", "action": "email_sent", "proposal_id": row.proposal_id,
          "detail": {"outbox_id": row.id, "event": row.event, "to": row.recipient,
@@ -467,13 +373,32 @@ class Sender:
         # Stop early enough that a slow last message still ends inside the lease.
         deadline = time.monotonic() + max(lease - 2 * self.policy.smtp_timeout_seconds, lease / 2)
         mail_from = self.settings.mail_from
-        mails = [Mail(envelope_sender(row, mail_from), row.recipient, wire_bytes(row, mail_from))
-                 for row in rows]
+        # An unsafe envelope is a dead letter here, before any connection: it never reaches
+        # the server, and the rest of the batch goes out as if it had not been queued.
+        refusals: dict[int, Attempt] = {}
+        mails: list[Mail] = []
+        for index, row in enumerate(rows):
+            sender = envelope_sender(row, mail_from)
+            if problem := envelope_problem(sender, row.recipient):
+                refusals[index] = Attempt(Result.PERMANENT, problem)
+            else:
+                mails.append(Mail(sender, row.recipient, message_for(row, mail_from)))
+        attempts = iter(await self._send(mails, deadline))
+        outcomes: list[Outcome] = []
+        for index, row in enumerate(rows):
+            attempt = refusals[index] if index in refusals else next(attempts)
+            outcomes.append(Outcome(row, attempt.result, attempt.error))
+        return outcomes
+
+    async def _send(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
+        """One Attempt per mail, in order, over one transport."""
+        if not mails:
+            return []
         transport = self.transport()
         try:
             await transport.open()
         except ConnectFailed as error:
-            return [Outcome(row, Result.TRANSIENT, str(error)) for row in rows]
+            return [Attempt(Result.TRANSIENT, str(error))] * len(mails)
         attempts: list[Attempt] = []
         try:
             attempts = await transport.send_all(mails, deadline)
@@ -485,7 +410,7 @@ class Sender:
                 log.warning("closing the mail transport failed: %s", error)
                 attempts = [Attempt(Result.TRANSIENT, str(error)) if a.result is Result.SENT
                             else a for a in attempts]
-        return [Outcome(row, a.result, a.error) for row, a in zip(rows, attempts, strict=True)]
+        return attempts
 
     def record(self, outcomes: Sequence[Outcome]) -> DrainReport:
         """Write what happened, only for rows this worker still holds."""

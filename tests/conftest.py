@@ -259,14 +259,6 @@ class RecordingHandler:
     def __init__(self) -> None:
         self.received: list[ReceivedMail] = []
         self.refuse: dict[str, str] = {}  # recipient -> SMTP reply, such as "550 no such user"
-        self.pipelining = True
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
-        # aiosmtpd reads pipelined commands correctly but does not say so; real servers do.
-        session.host_name = hostname
-        if self.pipelining:
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
-        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         reply = self.refuse.get(address.lower())

@@ -154,14 +154,16 @@ def test_one_connection_per_batch(
     assert len({m.peer for m in smtp_server.received}) == 3
 
 
-def test_a_connection_dropped_mid_batch_keeps_the_sent_and_retries_only_the_rest(
+def test_a_connection_dropped_mid_batch_keeps_the_sent_retries_that_one_and_sends_the_rest(
     engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
 ) -> None:
     ids = queue(engine, [f"p{n}@arizona.edu" for n in range(10)])
     accept = smtp_server.handler.handle_DATA
+    dropped = []
 
     async def drop_the_fourth(server, session, envelope):  # type: ignore[no-untyped-def]
-        if len(smtp_server.received) == 3:
+        if len(smtp_server.received) == 3 and not dropped:
+            dropped.append(envelope.rcpt_tos)
             server.transport.close()  # gone before it answers: the fourth one's fate is unknown
             return "250 never heard"
         return await accept(server, session, envelope)
@@ -169,13 +171,41 @@ def test_a_connection_dropped_mid_batch_keeps_the_sent_and_retries_only_the_rest
     smtp_server.handler.handle_DATA = drop_the_fourth  # type: ignore[method-assign]
     report = drain(engine, mail_settings, clock)
     assert [o.result for o in report.outcomes] == (
-        [Result.SENT] * 3 + [Result.TRANSIENT] + [Result.NOT_TRIED] * 6)
-    assert statuses(engine) == {"sent": 3, "pending": 7}
-    assert outbox_count(engine, status="pending", attempts=0) == 6  # never tried: not charged
-    assert audit_actions(engine, "email_sent") == 3
+        [Result.SENT] * 3 + [Result.TRANSIENT] + [Result.SENT] * 6)
+    assert dropped == [["p3@arizona.edu"]]
+    assert len({m.peer for m in smtp_server.received}) == 2  # the rest on a new connection
+    assert statuses(engine) == {"sent": 9, "pending": 1}
+    assert outbox_count(engine, status="pending", attempts=1) == 1  # tried: it counts
+    assert audit_actions(engine, "email_sent") == 9
     smtp_server.handler.handle_DATA = accept  # type: ignore[method-assign]
     clock.advance(hours=1)
-    assert drain(engine, mail_settings, clock).sent == 7
+    assert drain(engine, mail_settings, clock).sent == 1
+    assert sorted(received_ids(smtp_server)) == sorted(ids)
+
+
+def test_messages_not_tried_before_the_deadline_go_back_without_costing_an_attempt(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    # A short lease: the batch must stop 2 s in, and the third message takes longer than that.
+    policy = replace(POLICY, lease_seconds=4)
+    ids = queue(engine, [f"p{n}@arizona.edu" for n in range(10)])
+    accept = smtp_server.handler.handle_DATA
+
+    async def slow_third(server, session, envelope):  # type: ignore[no-untyped-def]
+        if len(smtp_server.received) == 2:
+            await asyncio.sleep(2.5)
+        return await accept(server, session, envelope)
+
+    smtp_server.handler.handle_DATA = slow_third  # type: ignore[method-assign]
+    report = drain(engine, mail_settings, clock, policy)
+    assert [o.result for o in report.outcomes] == [Result.SENT] * 3 + [Result.NOT_TRIED] * 7
+    assert statuses(engine) == {"sent": 3, "pending": 7}
+    assert outbox_count(engine, status="pending", attempts=0) == 7  # never tried: not charged
+    assert audit_actions(engine, "email_sent") == 3
+    smtp_server.handler.handle_DATA = accept  # type: ignore[method-assign]
+    assert drain(engine, mail_settings, clock).sent == 7  # due at once: no backoff
     assert sorted(received_ids(smtp_server)) == sorted(ids)
 
 
@@ -240,3 +270,87 @@ def test_two_workers_on_postgresql_send_each_of_1000_messages_exactly_once(
     assert statuses(engine) == {"sent": 1000}
     with Session(engine) as session:
         assert audit.verify(session).ok
+
+
+def test_a_recipient_holding_an_smtp_command_is_dead_and_the_others_are_sent(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    evil = "x@arizona.edu\r\nRCPT TO:<evil@example.com>"
+    ids = queue(engine, ["first@arizona.edu", evil, "third@arizona.edu"])
+    report = drain(engine, mail_settings, clock)
+    assert [o.result for o in report.outcomes] == [Result.SENT, Result.PERMANENT, Result.SENT]
+    assert (report.sent, report.retried, report.dead) == (2, 0, 1)
+    assert received_ids(smtp_server) == [ids[0], ids[2]]
+    assert [m.recipients for m in smtp_server.received] == [
+        ["first@arizona.edu"], ["third@arizona.edu"]]
+    assert not any("evil@example.com" in to.lower()
+                   for m in smtp_server.received for to in m.recipients)
+    with Session(engine) as session:
+        rows = {row.message_id: row for row in session.exec(select(OutboxMessage)).all()}
+    assert [rows[i].status for i in ids] == ["sent", "dead", "sent"]
+    error = rows[ids[1]].last_error or ""
+    assert "recipient" in error and "control character" in error, error
+    assert audit_actions(engine, "email_dead") == 1
+
+
+def test_envelopes_that_are_not_plain_addresses_are_dead_and_the_null_sender_is_sent(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    envelopes = [  # (envelope sender, recipient, what the dead letter says)
+        ("", "answer@arizona.edu", None),  # an automatic answer, from the null sender <>
+        ("bounce@arizona.edu\nRSET", "a@arizona.edu", "envelope sender"),
+        (None, "<a@arizona.edu>", "not a plain address"),
+        (None, "a@arizona.edu@evil.example", "not a plain address"),
+        (None, "a b@arizona.edu", "white space"),
+        (None, "a@arizona.edu\x1b", "control character"),
+        (None, "plain@arizona.edu", None),
+    ]
+    with Session(engine) as session:
+        session.add_all(
+            OutboxMessage(event="test", recipient=to, subject="Test", body_text="text",
+                          body_html="<p>html</p>", message_id=f"<e{n}@localhost>",
+                          envelope_sender=sender)
+            for n, (sender, to, _) in enumerate(envelopes))
+        session.commit()
+    report = drain(engine, mail_settings, clock)
+    assert [(o.result, o.row.recipient) for o in report.outcomes] == [
+        (Result.SENT if says is None else Result.PERMANENT, to) for _, to, says in envelopes]
+    for outcome, (_, _, says) in zip(report.outcomes, envelopes, strict=True):
+        assert says is None or says in (outcome.error or ""), outcome.error
+    assert [(m.envelope_from, m.recipients) for m in smtp_server.received] == [
+        ("<>", ["answer@arizona.edu"]), ("microcred@localhost", ["plain@arizona.edu"])]
+    assert statuses(engine) == {"sent": 2, "dead": 5}
+
+
+def test_the_message_has_the_rows_headers_parts_and_whole_long_message_ids(
+    engine: Engine, mail_settings: Settings, smtp_server: SMTPServer, clock: FakeClock
+) -> None:
+    # Microsoft 365 writes Message-IDs longer than a folded line; a reply must keep them whole.
+    outlook = "<PAXP193MB2314C6F90A60DA909597069AA7802@PAXP193MB2314.EURP193.PROD.OUTLOOK.COM>"
+    with Session(engine) as session:
+        session.add(OutboxMessage(
+            event="test", recipient="lead@arizona.edu", subject="[Micro-credential] Café: done",
+            body_text="Thé text\n.a line starting with a dot\n", body_html="<p>Thé html</p>\n",
+            message_id="<m1@localhost>", thread_id="<proposal-1.1@localhost>",
+            headers={"auto-submitted": "auto-replied", "In-Reply-To": outlook,
+                     "References": f"<proposal-1.1@localhost> {outlook}"}))
+        session.commit()
+    assert drain(engine, mail_settings, clock).sent == 1
+    [mail] = smtp_server.received
+    assert f"\r\nIn-Reply-To: {outlook}\r\n".encode() in mail.raw
+    assert f"\r\n {outlook}\r\n".encode() in mail.raw  # References folds between ids only
+    message = mail.message
+    assert [name for name, _ in message.items()] == [
+        "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+        "Auto-Submitted", "X-Auto-Response-Suppress", "MIME-Version", "Content-Type"]
+    assert message["From"] == "Micro-credentials <microcred@localhost>"
+    assert message["Subject"] == "[Micro-credential] Café: done"
+    assert message["Auto-Submitted"] == "auto-replied"  # the row's own, whatever its case
+    assert message["In-Reply-To"] == outlook
+    assert message["References"] == f"<proposal-1.1@localhost> {outlook}"
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = message.iter_parts()
+    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert text.get_content_charset() == html.get_content_charset() == "utf-8"
+    assert text.get_content().splitlines() == ["Thé text", ".a line starting with a dot"]
+    assert html.get_content().strip() == "<p>Thé html</p>"

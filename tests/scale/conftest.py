@@ -159,7 +159,6 @@ def own_postgres() -> Iterator[str]:
 @pytest.fixture
 def smtp() -> Iterator[SMTPServer]:
     server = SMTPServer(free_port())
-    server.handler.pipelining = True
     server.start()
     yield server
     server.stop()
