@@ -7,23 +7,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api import errors, web
+from api import errors, pages, web
 from api.forwarded import ForwardedHeaders
-from api.routes import (
-    accounts,
-    badges,
-    credentials,
-    email_actions,
-    outbox,
-    pages,
-    proposals,
-    reviews,
-)
-from notifications import listener
+from api.routes import accounts, badges, credentials, email_actions, outbox, proposals, reviews
+from notifications.inbound import listener
 from notifications.worker import in_background
 from plumbing.database import get_engine, write_session
 from plumbing.settings import Settings, get_settings
-from workflow.reviews import install_rubrics
+from workflow.reviews.rubrics import install_rubrics
 
 
 def create_app(

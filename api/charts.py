@@ -5,8 +5,8 @@ import math
 import textwrap
 from dataclasses import dataclass
 
+from workflow.credentials.models import Pathway
 from workflow.machine import TRANSITIONS, State
-from workflow.models import Pathway
 
 # Where each state sits in the diagram: the main path on top, the ends below.
 POSITIONS: dict[State, tuple[int, int]] = {

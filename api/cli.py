@@ -11,10 +11,10 @@ from plumbing.migrate import upgrade
 from plumbing.settings import Settings, get_settings
 from rubric.definitions import RubricError
 from workflow import audit
-from workflow.accounts import add_department, add_user, issue_token
+from workflow.accounts.models import DepartmentCreate, Role
+from workflow.accounts.service import add_department, add_user, issue_token
 from workflow.errors import WorkflowError
 from workflow.machine import mermaid
-from workflow.models import DepartmentCreate, Role
 
 
 def _engine() -> Engine:
@@ -73,7 +73,7 @@ def worker(_args: argparse.Namespace) -> int:
 
 
 def inbound_smtp(args: argparse.Namespace) -> int:
-    from notifications.listener import run_forever
+    from notifications.inbound.listener import run_forever
 
     settings = get_settings()
     engine = _engine()
@@ -141,7 +141,7 @@ class ProgressBar:
 def import_catalog(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from workflow.catalog_import import import_catalog as run_import
+    from workflow.credentials.catalog_import import import_catalog as run_import
 
     path = Path(args.file)
     if not path.is_file():

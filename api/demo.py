@@ -4,17 +4,14 @@ and one credential published through the whole process, so the catalog is not em
 from sqlmodel import Session, select
 
 from plumbing.settings import Settings
-from workflow import badges, reviews, service
-from workflow.accounts import add_department, add_user, issue_token
-from workflow.models import (
-    Channel,
-    DepartmentCreate,
-    Proposal,
-    ProposalCreate,
-    ReviewSubmission,
-    Role,
-    User,
-)
+from workflow import service
+from workflow.accounts.models import DepartmentCreate, Role, User
+from workflow.accounts.service import add_department, add_user, issue_token
+from workflow.audit import Channel
+from workflow.credentials import badges
+from workflow.proposals.models import Proposal, ProposalCreate
+from workflow.reviews import assignment, reviewing, rubrics
+from workflow.reviews.models import ReviewSubmission
 
 # A plain SVG badge (a navy hexagon with a red check), drawn here so the demo needs no files.
 BADGE_SVG = (
@@ -118,14 +115,14 @@ def _publish(session: Session, people: dict[str, User], title: str, settings: Se
     service.apply(session, proposal_id, "submit", alice, api, settings=settings)
     service.apply(session, proposal_id, "approve", bob, api, settings=settings)
     reviewers = ["rita@arizona.edu", "ravi@arizona.edu"]
-    reviews.assign_reviewers(session, proposal_id, reviewers, carol, api, settings)
+    assignment.assign_reviewers(session, proposal_id, reviewers, carol, api, settings)
     proposal = session.get(Proposal, proposal_id)
     assert proposal is not None and proposal.rubric_key is not None
-    rubric = reviews.rubric_version(session, proposal.rubric_key, proposal.rubric_version)
+    rubric = rubrics.rubric_version(session, proposal.rubric_key, proposal.rubric_version)
     top = max(rubric.levels, key=lambda level: level.points).key
     scores = ReviewSubmission(scores={criterion.key: top for criterion in rubric.criteria})
     for email in reviewers:
-        reviews.save_review(session, proposal_id, scores, people[email], api, settings)
+        reviewing.save_review(session, proposal_id, scores, people[email], api, settings)
     service.apply(session, proposal_id, "approve", carol, api, settings=settings)
     badges.save_design(session, proposal_id, badges.DesignUpload(
         image=BADGE_SVG, filename="badge.svg", declared_type="image/svg+xml",

@@ -11,8 +11,8 @@ from sqlmodel import Session
 from plumbing.database import read_session, write_session
 from plumbing.settings import Settings
 from workflow.access import Grants
-from workflow.accounts import grants_for_token
-from workflow.models import Role
+from workflow.accounts.models import Role
+from workflow.accounts.service import grants_for_token
 
 
 # async: they only read the app's state, so they need no trip to the threadpool.

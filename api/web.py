@@ -1,5 +1,5 @@
 """What every web page shares: templates, the session cookie, CSRF, the signed-in user,
-security headers. Pages live in api/routes/pages/; they call the same door as the API."""
+security headers. Pages live in api/pages/; they call the same door as the API."""
 
 import hashlib
 import hmac
@@ -24,9 +24,9 @@ from api.forwarded import PEER, is_within, networks
 from plumbing.database import read_session
 from plumbing.settings import Settings
 from workflow.access import Grants, grants_of
+from workflow.accounts.models import Role, User
+from workflow.accounts.sign_in import active_user
 from workflow.errors import WorkflowError
-from workflow.models import Role, User
-from workflow.sign_in import active_user
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"

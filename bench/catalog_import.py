@@ -30,9 +30,9 @@ from plumbing.database import build_engine  # noqa: E402
 from plumbing.migrate import upgrade  # noqa: E402
 from plumbing.settings import Settings  # noqa: E402
 from workflow import audit  # noqa: E402
-from workflow.accounts import add_department, add_user  # noqa: E402
-from workflow.catalog_import import COLUMNS, import_catalog  # noqa: E402
-from workflow.models import DepartmentCreate, Role  # noqa: E402
+from workflow.accounts.models import DepartmentCreate, Role
+from workflow.accounts.service import add_department, add_user
+from workflow.credentials.catalog_import import COLUMNS, import_catalog
 
 DEPARTMENTS = ("CS", "NURS", "MATH", "ENGR", "EDUC")
 LEVELS = ("undergraduate", "graduate", "professional", "non_degree")

@@ -31,11 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, delete  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from notifications.delivery import DeliveryPolicy, Sender, SMTPTransport  # noqa: E402
-from notifications.models import OutboxMessage  # noqa: E402
-from notifications.outbox import enqueue  # noqa: E402
+from notifications.compose import enqueue
+from notifications.models import OutboxMessage
+from notifications.sender import Sender
+from notifications.smtp import SMTPTransport
 from plumbing.database import build_engine  # noqa: E402
 from plumbing.migrate import upgrade  # noqa: E402
+from plumbing.retry import DeliveryPolicy
 from plumbing.settings import Settings  # noqa: E402
 
 

@@ -43,7 +43,7 @@ from api.app import create_app
 from plumbing.database import build_engine
 from plumbing.settings import Settings
 from workflow.audit import GENESIS_HASH, entry_hash
-from workflow.models import Proposal
+from workflow.proposals.models import Proposal
 
 # Baseline entries are numbered far above the real chain so the two never share a `seq`; the
 # real appends keep reading audit_head, which the baseline leaves alone. Each web process gets

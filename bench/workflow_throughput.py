@@ -53,9 +53,10 @@ from api.demo import sample_proposal
 from plumbing.database import build_engine, read_session, write_session
 from plumbing.migrate import upgrade
 from workflow import service
-from workflow.accounts import add_department, add_user, issue_token
-from workflow.audit import GENESIS_HASH, entry_hash
-from workflow.models import AuditEntry, Channel, DepartmentCreate, Proposal, Role, User
+from workflow.accounts.models import DepartmentCreate, Role, User
+from workflow.accounts.service import add_department, add_user, issue_token
+from workflow.audit import GENESIS_HASH, AuditEntry, Channel, entry_hash
+from workflow.proposals.models import Proposal
 
 BENCH = Path(__file__).resolve().parent
 CLIENTS = 16

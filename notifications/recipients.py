@@ -7,8 +7,10 @@ from sqlmodel import Session, col, select
 
 from notifications.matrix import Audience
 from plumbing.settings import Settings
+from workflow.accounts.models import Role, RoleGrant, User
 from workflow.machine import State
-from workflow.models import Proposal, Review, ReviewerAssignment, Role, RoleGrant, User
+from workflow.proposals.models import Proposal
+from workflow.reviews.models import Review, ReviewerAssignment
 
 
 @dataclass(frozen=True)

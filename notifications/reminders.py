@@ -11,15 +11,18 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from notifications.compose import enqueue, links, notify, stage_label
 from notifications.matrix import Event
 from notifications.models import EmailPreference
-from notifications.outbox import enqueue, links, notify, stage_label
 from notifications.recipients import Recipient, Resolver, assigned_reviewers, authors
 from notifications.rendering import SUBJECT_PREFIX
 from plumbing.settings import Settings
 from workflow.access import grants_of
+from workflow.accounts.models import Role, User
+from workflow.audit import AuditEntry
+from workflow.fields import as_utc
 from workflow.machine import REVIEW_STAGES, State
-from workflow.models import AuditEntry, Proposal, Role, User, as_utc
+from workflow.proposals.models import Proposal
 
 DAY = 86_400
 

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from notifications.models import OutboxMessage
-from workflow.models import as_utc
+from workflow.fields import as_utc
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUBJECT_PREFIX = "[Micro-credential]"

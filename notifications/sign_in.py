@@ -5,10 +5,10 @@ from urllib.parse import quote
 
 from sqlmodel import Session
 
-from notifications.outbox import enqueue
+from notifications.compose import enqueue
 from notifications.recipients import Recipient
 from plumbing.settings import Settings
-from workflow.sign_in import active_user, issue_link, links_waiting
+from workflow.accounts.sign_in import active_user, issue_link, links_waiting
 
 # Links one person may have waiting at once: asking again and again sends no more mail.
 MAX_WAITING_LINKS = 3

@@ -15,10 +15,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from notifications import reminders
-from notifications.canvas import CanvasSender
-from notifications.delivery import Clock, DrainReport, Sender
+from notifications.sender import DrainReport, Sender
+from plumbing.retry import Clock
 from plumbing.settings import Settings
-from workflow.models import utcnow
+from workflow.credentials.canvas import CanvasSender
+from workflow.fields import utcnow
 
 log = logging.getLogger(__name__)
 

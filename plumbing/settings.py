@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 300
     # Run the sender and the scheduler inside each web process (`serve` always does).
     email_worker_in_web: bool = False
-    # Badge designs and publishing (workflow/badges.py, workflow/credentials.py).
+    # Badge designs and publishing (workflow/credentials/).
     max_image_bytes: int = 2 * 1024 * 1024
     issuer_name: str = "The University of Arizona"
     issuer_url: str = "https://www.arizona.edu"
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     canvas_credentials_token: SecretStr | None = None
     canvas_credentials_issuer_id: str | None = None
     canvas_timeout_seconds: float = 30
-    # Email actions (notifications/action_tokens.py, notifications/inbound.py).
+    # Email actions (notifications/inbound/).
     action_token_days: float = 14
     # `serve` also listens for email replies over SMTP on this port when it is set.
     inbound_smtp_port: int | None = None
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     inbound_rate_window_seconds: float = 600
     inbound_max_bytes: int = 1_000_000
 
-    # Web pages (api/routes/pages): sign-in links, sessions, single sign-on, demo sign-in.
+    # Web pages (api/pages): sign-in links, sessions, single sign-on, demo sign-in.
     sign_in_link_minutes: int = 15
     session_hours: float = 12
     # The header a single sign-on proxy sets to the user's email, trusted only from these

@@ -25,9 +25,11 @@ from plumbing.database import build_engine
 from plumbing.migrate import upgrade
 from plumbing.settings import Settings
 from workflow import service
-from workflow.accounts import add_department, add_user, issue_token
-from workflow.models import Channel, DepartmentCreate, Proposal, Role, User
-from workflow.reviews import install_rubrics
+from workflow.accounts.models import DepartmentCreate, Role, User
+from workflow.accounts.service import add_department, add_user, issue_token
+from workflow.audit import Channel
+from workflow.proposals.models import Proposal
+from workflow.reviews.rubrics import install_rubrics
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("MICROCRED_TEST_POSTGRES_URL")

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from sqlalchemy import BindParameter, ColumnElement, String, cast, or_
 from sqlmodel import Session, col, select
 
+from workflow.accounts.models import Role, RoleGrant, User
 from workflow.errors import Conflict, Forbidden, WorkflowError
 from workflow.machine import SEPARATION_OF_DUTIES, STAGE_APPROVER, State, Transition, Who
-from workflow.models import Proposal, Role, RoleGrant, User
+from workflow.proposals.models import Proposal
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,78 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import JSON, Column, DateTime, Index
+from sqlmodel import Field, Session, SQLModel, col, select
 
-from workflow.models import AuditEntry, AuditHead, User, as_utc, utcnow
+from workflow.accounts.models import User
+from workflow.fields import as_utc, utcnow
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    API = "api"
+    EMAIL_LINK = "email_link"
+    EMAIL_REPLY = "email_reply"
+    SYSTEM = "system"
+
+
+class AuditEntry(SQLModel, table=True):
+    """One append-only link of the hash chain; the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_proposal_seq", "proposal_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)
+    at: datetime = Field(sa_type=DateTime(timezone=True))
+    actor_id: int | None = Field(default=None)
+    actor_email: str | None = Field(default=None, max_length=254)
+    role: str | None = Field(default=None, max_length=32)
+    channel: str = Field(max_length=16)
+    action: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str | None = Field(default=None, max_length=32)
+    proposal_id: int | None = Field(default=None)
+    version: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's newest link, so appending reads one row instead of scanning."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    last_hash: str = Field(max_length=64)
+
+
+class AuditEntryPublic(SQLModel):
+    seq: int
+    at: datetime
+    actor: str | None
+    role: str | None
+    channel: str
+    action: str
+    outcome: str
+    from_state: str | None
+    to_state: str | None
+    version: int | None
+    detail: dict[str, Any]
+    hash: str
+
+
+class AuditVerification(SQLModel):
+    ok: bool
+    entries: int
+    first_bad: dict[str, Any] | None
+
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (

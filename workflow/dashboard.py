@@ -10,21 +10,13 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from workflow.access import Grants, co_authored_by, standing
+from workflow.accounts.models import DEPARTMENT_ROLES, Department, Role, RoleGrant, User
+from workflow.audit import AuditEntry
+from workflow.credentials.models import BadgeDesign
+from workflow.fields import as_utc, utcnow
 from workflow.machine import REVIEW_STAGES, State
-from workflow.models import (
-    DEPARTMENT_ROLES,
-    AuditEntry,
-    BadgeDesign,
-    Department,
-    Proposal,
-    Review,
-    ReviewerAssignment,
-    Role,
-    RoleGrant,
-    User,
-    as_utc,
-    utcnow,
-)
+from workflow.proposals.models import Proposal
+from workflow.reviews.models import Review, ReviewerAssignment
 
 
 @dataclass(frozen=True)

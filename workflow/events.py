@@ -13,8 +13,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, Session, SQLModel
 
+from workflow.fields import Timestamp
 from workflow.machine import State
-from workflow.models import Timestamp
 
 
 class Event(StrEnum):

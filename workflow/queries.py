@@ -9,18 +9,11 @@ from sqlmodel import Session, col, func, select
 
 from rubric.checks import CatalogEntry
 from workflow.access import Grants, co_authored_by, visible_clause
+from workflow.accounts.models import Department, UserPublic
+from workflow.audit import AuditEntry, AuditEntryPublic
 from workflow.errors import NotFound, Unprocessable
-from workflow.models import (
-    MAX_ID,
-    AuditEntry,
-    AuditEntryPublic,
-    Department,
-    Proposal,
-    ProposalPage,
-    ProposalPublic,
-    UserPublic,
-    as_utc,
-)
+from workflow.fields import MAX_ID, as_utc
+from workflow.proposals.models import Proposal, ProposalPage, ProposalPublic
 
 # Every answer about a proposal names its owner and its department: read in the same statement.
 WITH_OWNER_AND_DEPARTMENT = (joinedload(Proposal.owner, innerjoin=True),  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from plumbing.settings import Settings
 from rubric.checks import Check, prescreen
 from rubric.checks import errors as check_errors
-from workflow import audit, badges, credentials, events, queries, reviews
+from workflow import audit, events, queries
 from workflow.access import (
     Grants,
     Standing,
@@ -25,14 +25,11 @@ from workflow.access import (
     role_name,
     standing,
 )
-from workflow.errors import (
-    Conflict,
-    Forbidden,
-    NotFound,
-    UnknownTrigger,
-    Unprocessable,
-    problem,
-)
+from workflow.accounts.models import DEPARTMENT_ROLES, Department, User
+from workflow.audit import AuditEntry, Channel
+from workflow.credentials import badges, publishing
+from workflow.errors import Conflict, Forbidden, NotFound, UnknownTrigger, Unprocessable, problem
+from workflow.fields import as_utc, utcnow
 from workflow.machine import (
     GUARDS,
     TRANSITIONS,
@@ -46,20 +43,14 @@ from workflow.machine import (
     rows_for,
     unmet_reason,
 )
-from workflow.models import (
-    DEPARTMENT_ROLES,
+from workflow.proposals.models import (
     EDITABLE_FIELDS,
-    AuditEntry,
     AvailableAction,
-    Channel,
-    Department,
     Proposal,
     ProposalCreate,
     ProposalUpdate,
-    User,
-    as_utc,
-    utcnow,
 )
+from workflow.reviews import assignment, reviewing
 
 
 def checks_for(session: Session, proposal: Proposal, *, warnings: bool = True) -> list[Check]:
@@ -87,7 +78,7 @@ def gather_facts(
         prescreen_errors = tuple(c.message for c in blocking)
     rubric_passed, rubric_reason = False, "no rubric result yet"
     if Requirement.RUBRIC_PASSED in requires:
-        result = reviews.result_of(session, proposal)
+        result = reviewing.result_of(session, proposal)
         if result is not None:
             rubric_passed = result.passed
             rubric_reason = "; ".join(result.reasons) or "passed"
@@ -154,7 +145,7 @@ def apply(
     proposal.version += 1
     proposal.updated_at = utcnow()
     if new_state is State.RUBRIC_REVIEW:
-        reviews.open_round(session, proposal, settings.rubric_key)
+        assignment.open_round(session, proposal, settings.rubric_key)
     audit.append(
         session, actor=actor, role=role_name(row, state), channel=channel, action=trigger,
         from_state=state.value, to_state=new_state.value, proposal_id=proposal.id,
@@ -162,10 +153,10 @@ def apply(
     )
     try:
         if new_state is State.PUBLISHED:
-            credentials.publish(session, proposal, actor=actor, channel=channel,
+            publishing.publish(session, proposal, actor=actor, channel=channel,
                                 settings=settings)
         elif new_state is State.RETIRED:
-            credentials.retire(session, proposal, settings=settings)
+            publishing.retire(session, proposal, settings=settings)
     except Unprocessable:
         session.rollback()
         raise

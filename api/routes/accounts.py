@@ -7,15 +7,9 @@ from sqlmodel import col, select
 from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep, require
 from workflow import audit
-from workflow.accounts import add_department, describe
-from workflow.models import (
-    AuditVerification,
-    Department,
-    DepartmentCreate,
-    DepartmentPublic,
-    Me,
-    Role,
-)
+from workflow.accounts.models import Department, DepartmentCreate, DepartmentPublic, Me, Role
+from workflow.accounts.service import add_department, describe
+from workflow.audit import AuditVerification
 
 router = APIRouter(prefix="/api")
 

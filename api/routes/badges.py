@@ -11,8 +11,11 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep
 from plumbing.settings import Settings
-from workflow import badges, service
-from workflow.models import MAX_ID, BadgeDesign, BadgeDesignPublic, Channel, as_utc
+from workflow import service
+from workflow.audit import Channel
+from workflow.credentials import badges
+from workflow.credentials.models import BadgeDesign, BadgeDesignPublic
+from workflow.fields import MAX_ID, as_utc
 
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
 router = APIRouter(prefix="/api/proposals", tags=["badge designs"])

@@ -9,19 +9,14 @@ from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep
 from api.routes.badges import image_response
 from plumbing.settings import Settings
-from workflow import credentials, queries, revisions
+from workflow import queries
+from workflow.audit import Channel
+from workflow.credentials import catalog as listing
+from workflow.credentials import models, publishing, revisions
+from workflow.credentials.models import CredentialPage, CredentialPublic, Pathway
+from workflow.credentials.openbadges import badgeclass
 from workflow.errors import NotFound
-from workflow.models import (
-    Channel,
-    Competency,
-    CredentialPage,
-    CredentialPublic,
-    Level,
-    Modality,
-    Pathway,
-    ProposalPublic,
-)
-from workflow.openbadges import badgeclass
+from workflow.proposals.models import Competency, Level, Modality, ProposalPublic
 
 CredentialId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 router = APIRouter(prefix="/api/credentials", tags=["credentials"])
@@ -48,7 +43,7 @@ def catalog(
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> CredentialPage:
     """Published credentials, newest first; no sign-in needed."""
-    return credentials.catalog(
+    return listing.catalog(
         session, settings_of(request), department=department,
         competency=competency.value if competency else None,
         level=level.value if level else None, modality=modality.value if modality else None,
@@ -58,13 +53,13 @@ def catalog(
 @router.get("/{credential_id}", responses=ERRORS)
 def one(credential_id: CredentialId, request: Request, session: ReadSessionDep
         ) -> CredentialPublic:
-    return credentials.one(session, credential_id, settings_of(request))
+    return listing.one(session, credential_id, settings_of(request))
 
 
 @router.get("/{credential_id}/achievement", responses=ERRORS)
 def achievement(credential_id: CredentialId, session: ReadSessionDep) -> JSONResponse:
     """The Open Badges 3.0 Achievement, exactly as it was published."""
-    credential = credentials.by_public_id(session, credential_id)
+    credential = listing.by_public_id(session, credential_id)
     return JSONResponse(credential.achievement, media_type=JSONLD)
 
 
@@ -72,16 +67,16 @@ def achievement(credential_id: CredentialId, session: ReadSessionDep) -> JSONRes
 def open_badges_2(credential_id: CredentialId, request: Request, session: ReadSessionDep
                   ) -> JSONResponse:
     """The Open Badges 2.0 BadgeClass, as Canvas Credentials imports it."""
-    credential = credentials.by_public_id(session, credential_id)
-    predecessor = (session.get(credentials.Credential, credential.predecessor_id)
+    credential = listing.by_public_id(session, credential_id)
+    predecessor = (session.get(models.Credential, credential.predecessor_id)
                    if credential.predecessor_id else None)
-    details = credentials.publication(credential, predecessor, settings_of(request))
+    details = publishing.publication(credential, predecessor, settings_of(request))
     return JSONResponse(badgeclass(details), media_type=JSONLD)
 
 
 @router.get("/{credential_id}/image", responses=ERRORS, response_class=Response)
 def image(credential_id: CredentialId, session: ReadSessionDep) -> Response:
-    credential = credentials.by_public_id(session, credential_id)
+    credential = listing.by_public_id(session, credential_id)
     if not credential.image or not credential.image_type:
         raise NotFound("this credential has no image")
     return image_response(credential.image, credential.image_type, public=True)
@@ -89,7 +84,7 @@ def image(credential_id: CredentialId, session: ReadSessionDep) -> Response:
 
 @router.get("/{credential_id}/pathway", responses=ERRORS)
 def pathway(credential_id: CredentialId, session: ReadSessionDep) -> Pathway:
-    return credentials.pathway(session, credential_id)
+    return listing.pathway(session, credential_id)
 
 
 @router.post("/{credential_id}/revise", status_code=status.HTTP_201_CREATED,

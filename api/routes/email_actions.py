@@ -17,11 +17,13 @@ from sqlmodel import Session
 
 from api import errors
 from api.deps import ReadSessionDep, SessionDep
-from notifications import action_tokens, inbound
-from notifications.action_tokens import Preview, Refused
-from notifications.outbox import links, proposal_facts
+from notifications.compose import links, proposal_facts
+from notifications.inbound import action_tokens, policy, receive
+from notifications.inbound.action_tokens import Preview, Refused
 from plumbing.settings import Settings
-from workflow.models import Channel, Proposal, User
+from workflow.accounts.models import User
+from workflow.audit import Channel
+from workflow.proposals.models import Proposal
 
 router = APIRouter(tags=["email actions"])
 TEMPLATES = FilePath(__file__).resolve().parent.parent / "templates"
@@ -136,10 +138,10 @@ async def inbound_email(
     raw = await request.body()
     if len(raw) > settings.inbound_max_bytes:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the message is too large")
-    if not inbound.secret_matches(settings, x_inbound_secret):
-        await run_in_threadpool(inbound.record_bad_secret, engine, raw)
+    if not policy.secret_matches(settings, x_inbound_secret):
+        await run_in_threadpool(policy.record_bad_secret, engine, raw)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or missing X-Inbound-Secret")
-    received = await run_in_threadpool(inbound.receive, engine, raw, settings)
+    received = await run_in_threadpool(receive.receive, engine, raw, settings)
     return {"status": received.outcome, "reason": received.reason}
 
 

@@ -24,8 +24,9 @@ from notifications.models import (
 )
 from notifications.rendering import environment
 from workflow.access import Grants, grants_of
-from workflow.accounts import user_for_token
-from workflow.models import MAX_ID, Role, as_utc, utcnow
+from workflow.accounts.models import Role
+from workflow.accounts.service import user_for_token
+from workflow.fields import MAX_ID, as_utc, utcnow
 
 router = APIRouter(tags=["email"])
 

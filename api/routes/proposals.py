@@ -7,12 +7,11 @@ from fastapi import APIRouter, Body, Path, Query, status
 from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
 from workflow import queries, service
+from workflow.audit import AuditEntryPublic, Channel
+from workflow.fields import MAX_ID
 from workflow.machine import State
-from workflow.models import (
-    MAX_ID,
-    AuditEntryPublic,
+from workflow.proposals.models import (
     AvailableAction,
-    Channel,
     PrescreenCheck,
     ProposalCreate,
     ProposalPage,

@@ -9,18 +9,18 @@ from sqlmodel import Session, col, select
 from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep, require
 from api.routes.proposals import ProposalId
-from workflow import reviews, service
+from workflow import service
 from workflow.access import Grants
-from workflow.models import (
-    Channel,
-    Proposal,
+from workflow.accounts.models import Role, User
+from workflow.audit import Channel
+from workflow.fields import as_utc
+from workflow.proposals.models import Proposal
+from workflow.reviews import assignment, reviewing, rubrics, visibility
+from workflow.reviews.models import (
     Review,
     ReviewerAssignment,
     ReviewerAssignmentRequest,
     ReviewSubmission,
-    Role,
-    User,
-    as_utc,
 )
 
 router = APIRouter(prefix="/api", tags=["rubric review"])
@@ -58,7 +58,7 @@ def list_rubrics(session: ReadSessionDep, _me: CurrentUser) -> list[RubricSummar
     return [
         RubricSummary(key=r.key, version=r.version, title=str(r.definition.get("title", r.key)),
                       source=r.source)
-        for r in reviews.list_rubrics(session)
+        for r in rubrics.list_rubrics(session)
     ]
 
 
@@ -69,7 +69,7 @@ def get_rubric(
     _me: CurrentUser,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> dict[str, Any]:
-    return reviews.rubric_version(session, key, version).model_dump(mode="json")
+    return rubrics.rubric_version(session, key, version).model_dump(mode="json")
 
 
 @router.post("/rubrics", status_code=status.HTTP_201_CREATED,
@@ -79,7 +79,7 @@ def add_rubric(
     session: SessionDep,
     me: Annotated[Grants, require(Role.ADMIN)],
 ) -> dict[str, Any]:
-    return reviews.add_rubric(session, body, me.user).model_dump(mode="json")
+    return rubrics.add_rubric(session, body, me.user).model_dump(mode="json")
 
 
 def _public(review: Review, reviewer: str) -> ReviewPublic:
@@ -96,7 +96,7 @@ def save_my_review(
     proposal_id: ProposalId, body: ReviewSubmission, session: SessionDep, me: CurrentUser,
     settings: SettingsDep,
 ) -> ReviewPublic:
-    review = reviews.save_review(session, proposal_id, body, me.user, Channel.API, settings)
+    review = reviewing.save_review(session, proposal_id, body, me.user, Channel.API, settings)
     return _public(review, me.user.email)
 
 
@@ -109,22 +109,22 @@ def proposal_reviews(
 ) -> ReviewsPublic:
     proposal = service.visible_proposal(session, proposal_id, me)
     chosen = proposal.review_round if round is None else round
-    rows = reviews.round_reviews(session, proposal_id, chosen)
+    rows = reviewing.round_reviews(session, proposal_id, chosen)
     assigned = _assigned_ids(session, proposal)
     emails = _emails(session, {r.reviewer_id for r in rows} | assigned)
-    labels = [reviews.reviewer_label(me, proposal, row, number, emails[row.reviewer_id])
+    labels = [visibility.reviewer_label(me, proposal, row, number, emails[row.reviewer_id])
               for number, row in enumerate(rows, start=1)]
     visible = [_public(row, label) for row, label in zip(rows, labels, strict=True) if label]
-    result = reviews.result_of(session, proposal, chosen)
+    result = reviewing.result_of(session, proposal, chosen)
     return ReviewsPublic(
         round=chosen,
-        rounds=reviews.rounds_of(session, proposal_id) or ([chosen] if chosen else []),
+        rounds=reviewing.rounds_of(session, proposal_id) or ([chosen] if chosen else []),
         rubric_key=rows[0].rubric_key if rows else proposal.rubric_key,
         rubric_version=rows[0].rubric_version if rows else proposal.rubric_version,
         assigned_reviewers=sorted(emails[i] for i in assigned)
-        if reviews.sees_reviewers(me) else [],
+        if visibility.sees_reviewers(me) else [],
         reviews=visible,
-        result=reviews.result_as_dict(result) if result else None,
+        result=reviewing.result_as_dict(result) if result else None,
     )
 
 
@@ -138,7 +138,7 @@ def assign_reviewers(
     proposal_id: ProposalId, body: ReviewerAssignmentRequest, session: SessionDep,
     me: CurrentUser, settings: SettingsDep,
 ) -> AssignedReviewers:
-    reviews.assign_reviewers(session, proposal_id, body.reviewers, me.user, Channel.API,
+    assignment.assign_reviewers(session, proposal_id, body.reviewers, me.user, Channel.API,
                              settings)
     proposal = session.get(Proposal, proposal_id)
     assert proposal is not None

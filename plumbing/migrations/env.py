@@ -4,7 +4,16 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import workflow.models  # noqa: F401  (registers the tables for autogenerate)
+# Every module that declares tables, so that autogenerate sees the whole schema.
+import notifications.inbound.models  # noqa: F401
+import notifications.models  # noqa: F401
+import workflow.accounts.models  # noqa: F401
+import workflow.accounts.sign_in  # noqa: F401
+import workflow.audit  # noqa: F401
+import workflow.credentials.models  # noqa: F401
+import workflow.events  # noqa: F401
+import workflow.proposals.models  # noqa: F401
+import workflow.reviews.models  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

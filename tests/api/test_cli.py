@@ -78,7 +78,8 @@ def test_audit_verify_exits_1_naming_the_first_bad_entry(
     from api.demo import sample_proposal
     from plumbing.database import write_session
     from workflow import service
-    from workflow.models import Channel, User
+    from workflow.accounts.models import User
+    from workflow.audit import Channel
 
     with write_session(engine) as session:
         owner = session.exec(select(User)).one()

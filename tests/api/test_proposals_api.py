@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 
 from api.demo import sample_proposal
 from tests.conftest import World
-from workflow.models import ProposalPage, ProposalPublic
+from workflow.proposals.models import ProposalPage, ProposalPublic
 
 NEW = sample_proposal("Applied Data Storytelling", "CS").model_dump(mode="json")
 

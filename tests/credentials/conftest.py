@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from tests.conftest import Person, World, force_state
 from tests.workflow.test_badges import png, svg
-from workflow.models import Proposal
+from workflow.proposals.models import Proposal
 
 CRITERIA = "Complete the three courses with a B or better and present the capstone."
 ALT = "A copper hexagon with an open book and a rising line chart"

@@ -14,7 +14,9 @@ from api.routes.badges import read_upload
 from plumbing.settings import Settings
 from tests.conftest import World
 from tests.credentials.conftest import ALT, CRITERIA, png, svg, upload
-from workflow.models import AuditEntry, BadgeDesign, Proposal
+from workflow.audit import AuditEntry
+from workflow.credentials.models import BadgeDesign
+from workflow.proposals.models import Proposal
 
 
 def counts(engine: Engine) -> tuple[int, int]:

@@ -17,13 +17,15 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from notifications.canvas import CanvasReport, CanvasSender
 from plumbing.settings import Settings
 from tests.conftest import World, free_port
 from tests.credentials.conftest import CRITERIA, Publish, upload
 from tests.notifications.conftest import FakeClock
-from workflow.badges import PNG_SIGNATURE
-from workflow.models import AuditEntry, CanvasJob, Credential, Proposal
+from workflow.audit import AuditEntry
+from workflow.credentials.badges import PNG_SIGNATURE
+from workflow.credentials.canvas import CanvasReport, CanvasSender
+from workflow.credentials.models import CanvasJob, Credential
+from workflow.proposals.models import Proposal
 
 TOKEN = "canvas-test-token"
 ISSUER = "ZvYydoQhRtOKalNzFPZR2A"

@@ -14,8 +14,10 @@ from tests.api.test_cli import cli_database  # noqa: F401  (a fixture)
 from tests.conftest import World
 from tests.credentials.test_publishing import assert_valid_open_badges_3
 from tests.workflow.test_badges import png
-from workflow.catalog_import import COLUMNS
-from workflow.models import AuditEntry, Credential, Proposal
+from workflow.audit import AuditEntry
+from workflow.credentials.catalog_import import COLUMNS
+from workflow.credentials.models import Credential
+from workflow.proposals.models import Proposal
 
 OUTCOMES = ("Analyze a data set and communicate the findings to a lay audience; "
             "Design a reproducible analysis pipeline")

@@ -2,7 +2,7 @@
 
 import copy
 
-from workflow.openbadges import Issuer, Publication, achievement, achievement_problems
+from workflow.credentials.openbadges import Issuer, Publication, achievement, achievement_problems
 
 DETAILS = Publication(
     url="https://microcred.example.edu/credentials/abc", version=1, title="Data Storytelling",

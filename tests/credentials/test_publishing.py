@@ -13,17 +13,19 @@ from pyld import jsonld
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from notifications.expand import expand_pending
 from notifications.models import OutboxMessage
-from notifications.outbox import expand_pending
 from plumbing.settings import Settings
 from tests.conftest import World
 from tests.credentials.conftest import CRITERIA, Publish, svg, upload
-from workflow import credentials as published
+from workflow.audit import AuditEntry
+from workflow.credentials import openbadges, publishing
+from workflow.credentials.models import Credential
 from workflow.events import OutboxEvent
-from workflow.models import AuditEntry, Credential, Proposal
+from workflow.proposals.models import Proposal
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "workflow" / "standards"
+SHIPPED = ROOT / "workflow" / "credentials" / "standards"
 SCHEMA = json.loads((SHIPPED / "ob_v3p0_achievementcredential_schema.json").read_text())
 CONTEXT = json.loads((SHIPPED / "ob_v3p0_context-3.0.3.json").read_text())
 CONTEXT_URL = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -162,8 +164,8 @@ def test_an_achievement_that_would_not_validate_refuses_the_approval_and_changes
     def with_unknown_term(details: Any) -> dict[str, Any]:
         return {**real(details), "favouriteColour": "copper"}
 
-    real = published.achievement
-    monkeypatch.setattr(published, "achievement", with_unknown_term)
+    real = openbadges.achievement
+    monkeypatch.setattr(publishing, "achievement", with_unknown_term)
 
     def tallies() -> tuple[int, int, int, int]:
         with Session(engine) as session:

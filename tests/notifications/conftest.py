@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from notifications.delivery import DeliveryPolicy, DrainReport, Sender
 from notifications.models import OutboxMessage
+from notifications.sender import DrainReport, Sender
+from plumbing.retry import DeliveryPolicy
 from plumbing.settings import Settings
 from tests.conftest import SMTPServer
 

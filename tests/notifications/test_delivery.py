@@ -9,13 +9,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from notifications.delivery import DeliveryPolicy, Result
 from notifications.models import OutboxMessage, OutboxStatus
+from notifications.transport import Result
+from plumbing.retry import DeliveryPolicy
 from plumbing.settings import Settings
 from tests.conftest import SMTPServer, World, _empty_postgres
 from tests.notifications.conftest import POLICY, FakeClock, drain, outbox_count, sender
 from workflow import audit
-from workflow.models import AuditEntry, utcnow
+from workflow.audit import AuditEntry
+from workflow.fields import utcnow
 
 
 def queue(engine: Engine, recipients: list[str]) -> list[str]:

@@ -19,12 +19,14 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from api.app import create_app
-from notifications import listener
+from notifications.inbound import listener
 from plumbing.settings import Settings
 from tests.conftest import SMTPServer, World, free_port, serving
 from tests.notifications.conftest import drain
-from workflow.accounts import add_user
-from workflow.models import AuditEntry, Proposal, Role, User
+from workflow.accounts.models import Role, User
+from workflow.accounts.service import add_user
+from workflow.audit import AuditEntry
+from workflow.proposals.models import Proposal
 
 SECRET = "inbound-test-secret"
 

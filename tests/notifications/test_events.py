@@ -11,10 +11,13 @@ from sqlmodel import Session
 from plumbing.settings import Settings
 from tests.conftest import ReceivedMail, SMTPServer, World, force_state
 from tests.notifications.conftest import drain
-from workflow import events, reviews
+from workflow import events
 from workflow.events import Event
+from workflow.fields import as_utc
 from workflow.machine import State
-from workflow.models import Proposal, ReviewSubmission, as_utc
+from workflow.proposals.models import Proposal
+from workflow.reviews import assignment, reviewing, rubrics
+from workflow.reviews.models import ReviewSubmission
 
 TITLE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -69,10 +72,10 @@ def delivered(engine: Engine, settings: Settings, server: SMTPServer) -> dict[st
 
 
 def pass_rubric(world: World, proposal: Proposal) -> None:
-    rubric = reviews.rubric_version(world.session, "microcredential")
+    rubric = rubrics.rubric_version(world.session, "microcredential")
     scores = {criterion.key: "exemplary" for criterion in rubric.criteria}
     for who in (world.coordinator, world.reviewer):
-        reviews.save_review(world.session, proposal.id or 0, ReviewSubmission(scores=scores),
+        reviewing.save_review(world.session, proposal.id or 0, ReviewSubmission(scores=scores),
                             who.user, "api", world.settings)
 
 
@@ -109,14 +112,14 @@ def test_a_proposal_lifecycle_mails_the_right_people(
           says=("resubmitted", "back in department review"))
     check(mails[OWNER], p, OWNER, "resubmitted")
 
-    reviews.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api",
+    assignment.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api",
                              world.settings)
     mails = delivered(engine, mail_settings, smtp_server)
     assert set(mails) == {REVIEWER}
     check(mails[REVIEWER], p, REVIEWER, "you are asked to review it",
           says=("Badge asked you to review",))
     # Assigning the same reviewer again tells nobody twice.
-    reviews.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api",
+    assignment.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api",
                              world.settings)
     assert delivered(engine, mail_settings, smtp_server) == {}
 

@@ -11,17 +11,19 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
-from notifications import outbox
-from notifications.models import ActionToken, EmailPreference, OutboxMessage
-from notifications.outbox import enqueue
+from notifications import expand
+from notifications.compose import enqueue
+from notifications.inbound.models import ActionToken
+from notifications.models import EmailPreference, OutboxMessage
 from notifications.recipients import Recipient
 from plumbing.settings import Settings
 from tests.conftest import SMTPServer, World
 from tests.notifications.conftest import drain, outbox_count
 from workflow import events, service
+from workflow.audit import Channel
 from workflow.errors import Conflict, Forbidden
 from workflow.events import OutboxEvent
-from workflow.models import Channel, Proposal
+from workflow.proposals.models import Proposal
 
 
 def test_a_rolled_back_transition_leaves_no_outbox_row(
@@ -45,7 +47,7 @@ def test_a_rolled_back_transition_leaves_no_outbox_row(
     world.session.rollback()  # as the request's session does when the door raises
 
     assert recorded_before_failure == [1]  # the event was written, then rolled back with it
-    assert outbox.expand_pending(engine, world.settings) == 0
+    assert expand.expand_pending(engine, world.settings) == 0
     assert outbox_count(engine) == 0
     with Session(engine) as fresh:
         stored = fresh.get(Proposal, pid)
@@ -74,8 +76,8 @@ def test_the_outbox_event_commits_with_the_transition_and_becomes_one_email_each
     assert (event.event, event.state, event.version) == ("submitted", "department_review", 2)
     assert event.actor_id == world.owner.user.id
 
-    assert outbox.expand_pending(engine, world.settings) == 3
-    assert outbox.expand_pending(engine, world.settings) == 0  # the event is gone once expanded
+    assert expand.expand_pending(engine, world.settings) == 3
+    assert expand.expand_pending(engine, world.settings) == 0  # the event is gone once expanded
     with Session(engine) as fresh:
         assert fresh.exec(select(OutboxEvent)).all() == []
         rows = fresh.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()  # type: ignore[arg-type]
@@ -116,7 +118,7 @@ def test_a_digest_user_gets_no_action_needed_email_but_still_gets_receipts(
     world.session.commit()
     p = world.proposal()
     world.fire(p, "submit", world.owner)
-    outbox.expand_pending(engine, world.settings)
+    expand.expand_pending(engine, world.settings)
     with Session(engine) as fresh:
         recipients = fresh.exec(select(OutboxMessage.recipient)).all()
     assert sorted(recipients) == ["coauthor@arizona.edu", "owner@arizona.edu"]
@@ -157,7 +159,7 @@ def test_an_event_expanded_after_the_proposal_moved_on_offers_no_actions(
     p = world.proposal()
     world.fire(p, "submit", world.owner)
     world.fire(p, "approve", world.lead)  # before the worker came round to the submission
-    assert outbox.expand_pending(engine, world.settings) > 0
+    assert expand.expand_pending(engine, world.settings) > 0
     with Session(engine) as fresh:
         [to_lead] = fresh.exec(select(OutboxMessage).where(
             OutboxMessage.event == "submitted",
@@ -176,19 +178,19 @@ def test_an_event_that_fails_to_expand_stays_and_the_others_go_out(
     second = world.proposal("Field Ecology Methods")
     world.fire(first, "submit", world.owner)
     world.fire(second, "submit", world.owner)
-    real = outbox.expand
+    real = expand.expand
 
     def breaks_on_the_first(session: Session, row: OutboxEvent, settings: Settings) -> int:
         if row.proposal_id == first.id:
             raise RuntimeError("a template bug")
         return real(session, row, settings)
 
-    monkeypatch.setattr(outbox, "expand", breaks_on_the_first)
-    assert outbox.expand_pending(engine, world.settings) == 3
+    monkeypatch.setattr(expand, "expand", breaks_on_the_first)
+    assert expand.expand_pending(engine, world.settings) == 3
     assert outbox_count(engine, proposal_id=first.id) == 0
-    monkeypatch.setattr(outbox, "expand", real)
+    monkeypatch.setattr(expand, "expand", real)
     # Fixed: the kept event goes out on the next pass.
-    assert outbox.expand_pending(engine, world.settings) == 3
+    assert expand.expand_pending(engine, world.settings) == 3
     assert outbox_count(engine, proposal_id=first.id) == 3
 
 
@@ -198,31 +200,31 @@ def test_an_event_that_keeps_failing_is_parked_with_its_error_and_logged_once(
 ) -> None:
     broken = world.proposal("Applied Data Storytelling")
     world.fire(broken, "submit", world.owner)
-    real = outbox.expand
+    real = expand.expand
 
     def always_breaks(session: Session, row: OutboxEvent, settings: Settings) -> int:
         raise RuntimeError("a template bug")
 
-    monkeypatch.setattr(outbox, "expand", always_breaks)
-    with caplog.at_level("WARNING", logger="notifications.outbox"):
-        for _ in range(outbox.MAX_EVENT_ATTEMPTS + 3):
-            outbox.expand_pending(engine, world.settings)
+    monkeypatch.setattr(expand, "expand", always_breaks)
+    with caplog.at_level("WARNING", logger="notifications.expand"):
+        for _ in range(expand.MAX_EVENT_ATTEMPTS + 3):
+            expand.expand_pending(engine, world.settings)
     given_up = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(given_up) == 1 and "parked" in given_up[0].getMessage()
-    assert sum(r.levelname == "WARNING" for r in caplog.records) == outbox.MAX_EVENT_ATTEMPTS - 1
+    assert sum(r.levelname == "WARNING" for r in caplog.records) == expand.MAX_EVENT_ATTEMPTS - 1
     with Session(engine) as fresh:
         [parked] = fresh.exec(select(OutboxEvent)).all()
-    assert parked.attempts == outbox.MAX_EVENT_ATTEMPTS
+    assert parked.attempts == expand.MAX_EVENT_ATTEMPTS
     assert parked.last_error == "RuntimeError: a template bug"
     # Fixed and released by an admin, it goes out like any other.
-    monkeypatch.setattr(outbox, "expand", real)
+    monkeypatch.setattr(expand, "expand", real)
     with Session(engine) as fresh:
         parked = fresh.get(OutboxEvent, parked.id)
         assert parked is not None
         parked.attempts = 0
         fresh.add(parked)
         fresh.commit()
-    assert outbox.expand_pending(engine, world.settings) == 3
+    assert expand.expand_pending(engine, world.settings) == 3
     assert outbox_count(engine, proposal_id=broken.id) == 3
 
 
@@ -231,19 +233,19 @@ def test_a_database_outage_during_expansion_is_not_counted_against_the_event(
 ) -> None:
     proposal = world.proposal()
     world.fire(proposal, "submit", world.owner)
-    real = outbox.expand
+    real = expand.expand
 
     def database_gone(session: Session, row: OutboxEvent, settings: Settings) -> int:
         raise OperationalError("SELECT 1", None, Exception("server closed the connection"))
 
-    monkeypatch.setattr(outbox, "expand", database_gone)
-    for _ in range(outbox.MAX_EVENT_ATTEMPTS + 1):
-        outbox.expand_pending(engine, world.settings)
+    monkeypatch.setattr(expand, "expand", database_gone)
+    for _ in range(expand.MAX_EVENT_ATTEMPTS + 1):
+        expand.expand_pending(engine, world.settings)
     with Session(engine) as fresh:
         [event] = fresh.exec(select(OutboxEvent)).all()
     assert event.attempts == 0
-    monkeypatch.setattr(outbox, "expand", real)
-    assert outbox.expand_pending(engine, world.settings) == 3
+    monkeypatch.setattr(expand, "expand", real)
+    assert expand.expand_pending(engine, world.settings) == 3
 
 
 def test_two_workers_expanding_at_once_queue_each_email_once(
@@ -253,7 +255,7 @@ def test_two_workers_expanding_at_once_queue_each_email_once(
     for p in proposals:
         world.fire(p, "submit", world.owner)
     with ThreadPoolExecutor(2) as pool:
-        queued = sum(pool.map(lambda _: outbox.expand_pending(engine, world.settings), range(2)))
+        queued = sum(pool.map(lambda _: expand.expand_pending(engine, world.settings), range(2)))
     assert queued == 60
     assert outbox_count(engine) == 60
     with Session(engine) as fresh:

@@ -11,9 +11,9 @@ from sqlmodel import Session, SQLModel, select
 
 from api.app import create_app
 from api.cli import parser
-from notifications.delivery import Sender
+from notifications.expand import expand_pending
 from notifications.models import DevMailboxMessage, OutboxMessage
-from notifications.outbox import expand_pending
+from notifications.sender import Sender
 from plumbing.settings import Settings
 from tests.conftest import World
 from tests.notifications.conftest import POLICY

@@ -12,7 +12,7 @@ from notifications.worker import Worker
 from plumbing.settings import Settings
 from tests.conftest import SMTPServer, World, force_state
 from tests.notifications.conftest import FakeClock, drain
-from workflow.models import utcnow
+from workflow.fields import utcnow
 
 
 def schedule(engine: Engine, settings: Settings, at: datetime) -> reminders.SchedulerReport:
@@ -68,9 +68,9 @@ def test_rubric_review_reminds_the_badge_office_and_reviewers_who_have_not_score
 ) -> None:
     p = world.fire(world.proposal(), "submit", world.owner)
     world.fire(p, "approve", world.lead)
-    from workflow import reviews
+    from workflow.reviews import assignment
 
-    reviews.assign_reviewers(world.session, p.id or 0, [world.reviewer.email],
+    assignment.assign_reviewers(world.session, p.id or 0, [world.reviewer.email],
                              world.coordinator.user, "api", settings)
     schedule(engine, settings, utcnow() + timedelta(days=8))
     assert sorted(to for to, _ in queued(engine, "reminder")) == [

@@ -23,17 +23,19 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from api.demo import sample_proposal
+from notifications.expand import expand_pending
 from notifications.models import OutboxMessage
-from notifications.outbox import expand_pending
 from plumbing.database import build_engine
 from plumbing.migrate import upgrade
 from plumbing.settings import Settings
 from tests.conftest import IN_CI, SMTPServer, free_port, need_postgres
-from workflow.accounts import add_department, add_user, issue_token
+from workflow.accounts.models import DepartmentCreate, Role
+from workflow.accounts.service import add_department, add_user, issue_token
+from workflow.audit import AuditEntry
 from workflow.events import OutboxEvent, for_transition
 from workflow.machine import TRIGGERS, State
-from workflow.models import AuditEntry, DepartmentCreate, Proposal, Role
-from workflow.reviews import install_rubrics
+from workflow.proposals.models import Proposal
+from workflow.reviews.rubrics import install_rubrics
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -198,7 +200,7 @@ def prepare(engine: Engine, owners: int = 8) -> Cast:
             reviewer=token(session, "reviewer@arizona.edu", [Role.REVIEWER], None),
             reviewer_email="reviewer@arizona.edu", scores={},
         )
-    from workflow.reviews import rubric_version
+    from workflow.reviews.rubrics import rubric_version
     with Session(engine) as session:
         rubric = rubric_version(session, "microcredential")
         cast.scores = {c.key: "exemplary" for c in rubric.criteria}

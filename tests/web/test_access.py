@@ -7,7 +7,9 @@ from sqlmodel import Session, select
 
 from tests.conftest import Person, World, force_state
 from tests.web.conftest import Browser
-from workflow.models import AuditEntry, Proposal, User
+from workflow.accounts.models import User
+from workflow.audit import AuditEntry
+from workflow.proposals.models import Proposal
 
 MakeBrowser = Callable[[Person | None], Browser]
 

@@ -24,8 +24,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from notifications.models import OutboxMessage
-from workflow.accounts import add_user
-from workflow.models import Credential, Department, Proposal, Role
+from workflow.accounts.models import Department, Role
+from workflow.accounts.service import add_user
+from workflow.credentials.models import Credential
+from workflow.proposals.models import Proposal
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"

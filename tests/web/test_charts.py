@@ -2,8 +2,8 @@
 a pathway is drawn in layers."""
 
 from api.charts import CARD_H, CARD_W, bars, pathway_drawing, state_diagram
+from workflow.credentials.models import Pathway, PathwayNode
 from workflow.machine import TRANSITIONS, State
-from workflow.models import Pathway, PathwayNode
 
 
 def test_the_diagram_draws_every_transition_and_marks_the_current_state() -> None:

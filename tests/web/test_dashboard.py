@@ -6,7 +6,8 @@ from sqlmodel import Session
 from tests.conftest import World
 from workflow import dashboard, queries, service
 from workflow.access import grants_of
-from workflow.models import Channel, ProposalUpdate
+from workflow.audit import Channel
+from workflow.proposals.models import ProposalUpdate
 
 
 def age_audit(engine: Engine, days: float) -> None:

@@ -12,7 +12,9 @@ from sqlmodel import Session, select
 from tests.conftest import Person, World, force_state
 from tests.credentials.conftest import ALT, CRITERIA, png, svg
 from tests.web.conftest import Browser
-from workflow.models import AuditEntry, BadgeDesign, Credential, Proposal
+from workflow.audit import AuditEntry
+from workflow.credentials.models import BadgeDesign, Credential
+from workflow.proposals.models import Proposal
 
 MakeBrowser = Callable[[Person | None], Browser]
 TEXTS = {"criteria_narrative": "Complete **three** courses:\n\n- Data I\n- Data II",

@@ -7,7 +7,7 @@ from api.demo import sample_proposal
 from tests.conftest import Person, World
 from tests.web.conftest import Browser
 from workflow import service
-from workflow.models import Channel
+from workflow.audit import Channel
 
 MakeBrowser = Callable[[Person | None], Browser]
 

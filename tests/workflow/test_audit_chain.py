@@ -94,7 +94,7 @@ def test_eight_concurrent_writers_on_postgresql_leave_one_unbroken_chain(
     from sqlmodel import Session, select
 
     from tests.conftest import _empty_postgres
-    from workflow.models import AuditEntry
+    from workflow.audit import AuditEntry
 
     _empty_postgres(postgres_engine)
     barrier = threading.Barrier(8)

@@ -5,7 +5,7 @@ import zlib
 
 import pytest
 
-from workflow.badges import PNG_SIGNATURE, ImageRefused, inspect_image
+from workflow.credentials.badges import PNG_SIGNATURE, ImageRefused, inspect_image
 
 
 def png(width: int, height: int) -> bytes:

@@ -7,7 +7,7 @@ from sqlmodel import Session, func, select
 
 from tests.conftest import World
 from workflow import audit
-from workflow.models import AuditEntry
+from workflow.audit import AuditEntry
 
 
 def test_twenty_simultaneous_approvals_one_wins_the_rest_conflict(

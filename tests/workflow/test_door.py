@@ -5,8 +5,9 @@ from sqlmodel import Session, col, func, select
 
 from tests.conftest import World
 from workflow import audit, service
+from workflow.audit import AuditEntry, Channel
 from workflow.errors import Conflict, Forbidden, UnknownTrigger, Unprocessable
-from workflow.models import AuditEntry, Channel, Proposal
+from workflow.proposals.models import Proposal
 
 
 def audit_count(session: Session, outcome: str | None = None) -> int:

@@ -11,7 +11,8 @@ from sqlmodel import func, select
 
 from plumbing.database import read_session
 from tests.conftest import World, force_state
-from workflow.models import AuditEntry, Proposal
+from workflow.audit import AuditEntry
+from workflow.proposals.models import Proposal
 
 STATES = ["draft", "department_review", "rubric_review", "design_review", "published",
           "returned", "rejected", "withdrawn", "retired"]

@@ -9,8 +9,8 @@ from api.app import create_app
 from plumbing.settings import Settings
 from rubric.definitions import RubricError
 from tests.conftest import Person, World
-from workflow.accounts import add_user, issue_token
-from workflow.models import Role
+from workflow.accounts.models import Role
+from workflow.accounts.service import add_user, issue_token
 
 
 def reviewer(world: World, email: str, department: str | None = None) -> Person:

@@ -29,13 +29,17 @@ from api.demo import sample_proposal
 from plumbing.database import build_engine
 from plumbing.settings import Settings
 from tests.conftest import _empty_postgres
-from workflow import audit, reviews, service
-from workflow.accounts import add_department, add_user
+from workflow import audit, service
+from workflow.accounts.models import DepartmentCreate, Role
+from workflow.accounts.service import add_department, add_user
+from workflow.audit import AuditEntry, Channel
 from workflow.errors import UnknownTrigger, WorkflowError
 from workflow.events import OutboxEvent, for_transition
 from workflow.machine import State
-from workflow.models import AuditEntry, Channel, DepartmentCreate, Proposal, ReviewSubmission, Role
-from workflow.reviews import install_rubrics
+from workflow.proposals.models import Proposal
+from workflow.reviews import assignment, reviewing, rubrics
+from workflow.reviews.models import ReviewSubmission
+from workflow.reviews.rubrics import install_rubrics
 
 TRIGGERS = ["submit", "approve", "return", "resubmit", "reject", "withdraw", "retire", "bogus"]
 # Weighted towards moving forward, so runs reach the later stages.
@@ -138,12 +142,12 @@ class Lifecycles(RuleBasedStateMachine):
         if self.state[pid] != "rubric_review":
             return
         coordinator, reviewer = self.people["coordinator"], self.people["reviewer"]
-        reviews.assign_reviewers(self.session, pid, [reviewer.email], coordinator, "api",
+        assignment.assign_reviewers(self.session, pid, [reviewer.email], coordinator, "api",
                                  self.settings)
-        rubric = reviews.rubric_version(self.session, "microcredential")
+        rubric = rubrics.rubric_version(self.session, "microcredential")
         best = ReviewSubmission(scores={c.key: "exemplary" for c in rubric.criteria})
         for person in (coordinator, reviewer):
-            reviews.save_review(self.session, pid, best, person, "api", self.settings)
+            reviewing.save_review(self.session, pid, best, person, "api", self.settings)
         self.entries += 3
 
     def current(self, pid: int) -> tuple[str, int]:

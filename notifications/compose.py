@@ -1,0 +1,309 @@
+"""Rendering the messages of one notice for its recipients and queueing them in the outbox."""
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from notifications.inbound import action_tokens
+from notifications.matrix import MATRIX
+from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
+from notifications.recipients import Envelope, Recipient, Resolver, unique
+from notifications.rendering import mail_domain, render, subject_line
+from plumbing.settings import Settings
+from workflow.accounts.models import Department, User
+from workflow.credentials.models import Credential
+from workflow.events import Event
+from workflow.fields import as_utc, utcnow
+from workflow.machine import State
+from workflow.proposals.models import Proposal
+
+ROLE_PHRASES = {
+    "owner": "the proposal's submitter",
+    "co_author": "a co-author of the proposal",
+    "department_lead": "a lead of the proposal's department",
+    "badge_office": "the badge office",
+    "reviewer": "one of the proposal's reviewers",
+    "approver": "one of the proposal's approvers",
+    "user": "a user who asked to sign in",
+}
+
+
+AsOf = tuple[State, int]  # a proposal's state and version right after an event
+
+
+def stage_label(state: str) -> str:
+    return state.replace("_", " ")
+
+
+def links(proposal: Proposal | None, settings: Settings,
+          credential_id: str | None = None) -> dict[str, str]:
+    base = settings.base_url.rstrip("/")
+    if proposal is None:
+        return {"home": base}
+    return {
+        "home": base,
+        "proposal": f"{base}/proposals/{proposal.id}",
+        "edit": f"{base}/proposals/{proposal.id}/edit",
+        "credential": f"{base}/credentials/{credential_id or proposal.id}",
+    }
+
+
+def published_id(session: Session, proposal: Proposal | None) -> str | None:
+    """The public id of the proposal's published credential, once there is one."""
+    if proposal is None or proposal.state not in (State.PUBLISHED, State.RETIRED):
+        return None
+    return session.exec(select(Credential.public_id)
+                        .where(Credential.proposal_id == proposal.id)).first()
+
+
+def proposal_facts(session: Session, proposal: Proposal, owner: User | None = None,
+                   state: str | None = None) -> dict[str, Any]:
+    """The key facts every email about a proposal shows (at `state`, its current one unless
+    an event says which)."""
+    state = state or proposal.state
+    department = session.get(Department, proposal.department_id)
+    owner = owner or session.get(User, proposal.owner_id)
+    return {
+        "id": proposal.id,
+        "title": proposal.title,
+        "department": f"{department.name} ({department.code})" if department else "",
+        "owner": f"{owner.name} <{owner.email}>" if owner else "",
+        "level": stage_label(proposal.level) if proposal.level else "not given",
+        "credit_bearing": proposal.credit_bearing,
+        "credits": f"{proposal.credits:g}" if proposal.credits is not None else "not given",
+        "hours": f"{proposal.hours:g}" if proposal.hours is not None else "not given",
+        "modality": stage_label(proposal.modality) if proposal.modality else "not given",
+        "stage": stage_label(state),
+        "state": state,
+    }
+
+
+def thread_root(proposal: Proposal, domain: str) -> str:
+    """A stable Message-ID every email about this proposal replies to."""
+    created = int(as_utc(proposal.created_at).timestamp())
+    return f"<proposal-{proposal.id}.{created}@{domain}>"
+
+
+def new_message_id(proposal: Proposal | None, domain: str) -> str:
+    about = f"p{proposal.id}" if proposal is not None else "mc"
+    return f"<{about}.{secrets.token_hex(12)}@{domain}>"
+
+
+def digest_users(session: Session, user_ids: Iterable[int | None]) -> set[int]:
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return set()
+    return set(session.exec(select(EmailPreference.user_id).where(
+        col(EmailPreference.user_id).in_(ids), col(EmailPreference.daily_digest))).all())
+
+
+@dataclass(frozen=True)
+class About:
+    """What every message of one event shares about its proposal, worked out once per event."""
+
+    proposal: Proposal | None
+    domain: str
+    thread: str | None
+    facts: dict[str, Any] | None
+    links: dict[str, str]
+    current: bool = True
+
+
+def about_proposal(session: Session, proposal: Proposal | None, settings: Settings,
+                   owner: User | None = None, as_of: AsOf | None = None) -> About:
+    domain = mail_domain(settings.mail_from)
+    if proposal is None:
+        return About(None, domain, None, None, links(None, settings))
+    state, version = as_of or (State(proposal.state), proposal.version)
+    return About(proposal, domain, thread_root(proposal, domain),
+                 proposal_facts(session, proposal, owner, state.value),
+                 links(proposal, settings, published_id(session, proposal)),
+                 current=version == proposal.version)
+
+
+def enqueue(
+    session: Session,
+    *,
+    event: str,
+    proposal: Proposal | None,
+    recipients: Iterable[Recipient | str],
+    context: Mapping[str, Any] | None = None,
+    what: str | None = None,
+    subject: str | None = None,
+    action_needed: bool = False,
+    dedupe_key: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    envelope_sender: str | None = None,
+    settings: Settings,
+) -> int:
+    """Render `templates/<event>.{txt,html}` for each recipient and queue the messages in the
+    caller's transaction (the caller commits); answer how many were queued.
+
+    The subject is `[Micro-credential] <title>: <what>` for a proposal, else `subject`.
+    "Action needed" messages skip users who chose the daily digest (it lists them instead).
+    With a `dedupe_key`, a message already queued under the same key and recipient is not
+    queued again, so a scheduler that runs twice queues nothing twice.
+    """
+    people = [r if isinstance(r, Recipient) else Recipient(email=r.strip().lower())
+              for r in recipients]
+    if action_needed:
+        people = without_digest_users(session, people)
+    if not people:
+        return 0
+    letter = Letter(event=event, context=context, what=what, subject=subject,
+                    action_needed=action_needed, dedupe_key=dedupe_key, headers=headers,
+                    envelope_sender=envelope_sender)
+    rows = messages(session, about_proposal(session, proposal, settings), letter, people,
+                    settings)
+    return store(session, rows, deduped=dedupe_key is not None)
+
+
+def without_digest_users(session: Session, people: list[Recipient]) -> list[Recipient]:
+    batched = digest_users(session, (r.user_id for r in people))
+    return [r for r in people if r.user_id not in batched] if batched else people
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What the messages of one notice share: template, subject, context and headers."""
+
+    event: str
+    context: Mapping[str, Any] | None = None
+    what: str | None = None
+    subject: str | None = None
+    action_needed: bool = False
+    dedupe_key: str | None = None
+    headers: Mapping[str, str] | None = None
+    envelope_sender: str | None = None
+
+
+def messages(session: Session, about: About, letter: Letter, people: Sequence[Recipient],
+             settings: Settings) -> list[dict[str, Any]]:
+    """The outbox rows of one notice: each recipient's message rendered, nothing stored yet."""
+    proposal, event, action_needed = about.proposal, letter.event, letter.action_needed
+    if proposal is not None:
+        title_line = subject_line(proposal.title, letter.what or event.replace("_", " "))
+    elif letter.subject is not None:
+        title_line = letter.subject
+    else:
+        raise ValueError("a message about no proposal needs a subject")
+    shared: dict[str, Any] = {
+        "event": event,
+        "what": letter.what,
+        "action_needed": action_needed,
+        "proposal": about.facts,
+        "links": about.links,
+        "actor": None,
+        "comment": None,
+        "actions": [],
+        **(letter.context or {}),
+    }
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for person in people:
+        envelope = Envelope(event=event, proposal=proposal, recipient=person,
+                            action_needed=action_needed, current=about.current)
+        personal: dict[str, Any] = {
+            **shared,
+            "recipient": {"email": person.email, "name": person.name, "role": person.role},
+            "role_phrase": ROLE_PHRASES.get(person.role, "a participant in this proposal"),
+        }
+        row_headers = dict(letter.headers or {})
+        # An "action needed" email carries its recipient's action links and reply address.
+        offered = action_tokens.offer(session, envelope, settings)
+        if offered is not None:
+            personal["actions"] = offered.buttons
+            personal["reply"] = offered.reply
+            row_headers["Reply-To"] = offered.reply["address"]
+        rendered = render(event, title_line, personal)
+        rows.append({
+            "event": event,
+            "proposal_id": proposal.id if proposal is not None else None,
+            "recipient": person.email,
+            "user_id": person.user_id,
+            "subject": rendered.subject,
+            "body_text": rendered.text,
+            "body_html": rendered.html,
+            "message_id": new_message_id(proposal, about.domain),
+            "thread_id": about.thread,
+            "headers": row_headers,
+            "envelope_sender": letter.envelope_sender,
+            "dedupe_key": f"{letter.dedupe_key}:{person.email}" if letter.dedupe_key else None,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        })
+    return rows
+
+
+def store(session: Session, rows: list[dict[str, Any]], *, deduped: bool) -> int:
+    """Insert the rows in the caller's transaction (a scheduler's deduped rows: once each)."""
+    if not rows:
+        return 0
+    if deduped:
+        return _insert_once(session, rows)
+    session.add_all(OutboxMessage(**row) for row in rows)
+    return len(rows)
+
+
+def _insert_once(session: Session, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, which both databases speak."""
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    queued = 0
+    for row in rows:
+        statement = upsert(OutboxMessage).values(**row).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]).returning(col(OutboxMessage.id))
+        queued += len(session.execute(statement).all())
+    return queued
+
+
+def notify(
+    session: Session,
+    event: Event,
+    proposal: Proposal,
+    *,
+    actor: User | None = None,
+    comment: str | None = None,
+    named: Sequence[User] = (),
+    context: Mapping[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    settings: Settings,
+    as_of: AsOf | None = None,
+) -> int:
+    """Queue every message the matrix gives this event, each address once.
+
+    `as_of` is the stage and version the event left the proposal at, when it may have moved
+    on since (an event the worker expands); recipients are chosen for that stage.
+    """
+    owner = actor if actor is not None and actor.id == proposal.owner_id else None
+    resolver = Resolver(session, proposal, settings, named, owner=owner)
+    state = as_of[0] if as_of else State(proposal.state)
+    seen: set[str] = set()
+    shared = {
+        "actor": {"name": actor.name, "email": actor.email} if actor else None,
+        "comment": comment,
+        **(context or {}),
+    }
+    rows: list[dict[str, Any]] = []
+    about: About | None = None
+    # Looking people up must not flush the door's half-made change row by row; the rows go to
+    # the database in one statement at the end.
+    with session.no_autoflush:
+        for notice in MATRIX[event]:
+            found = [r for audience in notice.audiences for r in resolver.users(audience, state)]
+            people = unique(found, seen)
+            if notice.action_needed:
+                people = without_digest_users(session, people)
+            if not people:
+                continue
+            about = about or about_proposal(session, proposal, settings, resolver.owner, as_of)
+            letter = Letter(event=event.value, context=shared, what=notice.what,
+                            action_needed=notice.action_needed, dedupe_key=dedupe_key)
+            rows += messages(session, about, letter, people, settings)
+    return store(session, rows, deduped=dedupe_key is not None)

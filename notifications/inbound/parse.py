@@ -1,0 +1,151 @@
+"""Reading a reply: the message, what the sender wrote above the quote, and the command in it."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from email.utils import parseaddr
+from html.parser import HTMLParser
+from typing import cast
+
+
+@dataclass(frozen=True)
+class Inbound:
+    message: EmailMessage
+    sender: str
+    message_id: str
+    envelope_from: str | None
+    envelope_to: tuple[str, ...]
+
+
+def parse(raw: bytes, envelope_from: str | None = None, envelope_to: Sequence[str] = ()
+          ) -> Inbound:
+    message = cast(EmailMessage, message_from_bytes(raw, policy=default))
+    sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
+    message_id = " ".join(str(message.get("Message-ID", "")).split())[:255]
+    return Inbound(message, sender[:254], message_id, envelope_from, tuple(envelope_to))
+
+
+QUOTE_STARTS = [
+    re.compile(r"^-{2,}\s*Original Message\s*-{2,}", re.I),  # Outlook, older
+    re.compile(r"^-{2,}\s*Forwarded message\s*-{2,}", re.I),  # Gmail forward
+    re.compile(r"^Begin forwarded message:", re.I),  # Apple Mail forward
+    re.compile(r"^_{10,}\s*$"),  # Outlook on the web's rule above the quoted header
+    re.compile(r"^>"),
+    re.compile(r"^--\s*$"),  # signature separator
+    re.compile(r"^(Sent from my |Get Outlook for )", re.I),
+]
+
+
+WROTE = re.compile(r"\bwrote:\s*$|\bschrieb\b.*:\s*$|\ba écrit\s*:\s*$", re.I)
+
+
+HEADER_BLOCK = re.compile(r"^\*?(From|De|Von):\*?\s", re.I)
+
+
+HEADER_FOLLOWS = re.compile(r"^\*?(Sent|Date|To|Subject|Envoyé|Gesendet):\*?\s", re.I)
+
+
+def strip_quoted(text: str) -> str:
+    """The words the sender wrote above the quoted original, without signature."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if any(p.match(stripped) for p in QUOTE_STARTS) or line.startswith(">"):
+            break
+        # Gmail and Apple Mail: "On <date>, <name> <address> wrote:", wrapped over two or
+        # three lines by Gmail when the name is long.
+        if stripped.lower().startswith("on ") and any(
+                WROTE.search(" ".join(x.strip() for x in lines[index:index + j]))
+                for j in (1, 2, 3)):
+            break
+        # Outlook: a "From:" line followed by "Sent:"/"Date:"/"To:" lines.
+        if HEADER_BLOCK.match(stripped) and any(
+                HEADER_FOLLOWS.match(x.strip()) for x in lines[index + 1:index + 4]):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+class _HTMLText(HTMLParser):
+    """Visible text of an HTML reply, up to where the quoted original starts."""
+
+    BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "hr", "table", "blockquote"}
+    QUOTE_IDS = {"divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container"}
+    QUOTE_CLASSES = {"gmail_quote", "gmail_attr", "moz-cite-prefix", "yahoo_quoted"}
+    SKIP = {"style", "script", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.quoted = False
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.quoted:
+            return
+        attributes = {k.lower(): (v or "") for k, v in attrs}
+        classes = set(attributes.get("class", "").lower().split())
+        if (tag == "blockquote" or attributes.get("id", "").lower() in self.QUOTE_IDS
+                or classes & self.QUOTE_CLASSES):
+            self.quoted = True
+            return
+        if tag in self.SKIP:
+            self.skipping += 1
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self.skipping:
+            self.skipping -= 1
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.quoted and not self.skipping:
+            self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts).replace("\xa0", " ")
+    return re.sub(r"\n\s*\n+", "\n\n", text)
+
+
+def reply_text(message: EmailMessage) -> str:
+    """What the sender wrote: the plain part (else the HTML part), quotes and signature removed."""
+    plain = message.get_body(("plain",))
+    if plain is not None:
+        return strip_quoted(str(plain.get_content()))
+    html = message.get_body(("html",))
+    if html is not None:
+        return strip_quoted(html_text(str(html.get_content())))
+    return ""
+
+
+@dataclass(frozen=True)
+class Command:
+    trigger: str | None
+    comment: str | None = None
+
+
+APPROVE = re.compile(r"^approved?(?![\w?])[\s.!,:;-]*", re.I)
+
+
+RETURN = re.compile(r"^return(?![\w?])[\s.!,:;-]*", re.I)
+
+
+def command(text: str) -> Command:
+    """`approve`/`approved` approves; `return <comment>` returns; anything else is no command."""
+    text = text.strip()
+    if APPROVE.match(text):
+        return Command("approve")
+    found = RETURN.match(text)
+    if found:
+        return Command("return", text[found.end():].strip() or None)
+    return Command(None)

@@ -1,0 +1,202 @@
+"""Replies by email: `approve`, or `return` and a comment, sent to `reply+<token>@...`.
+
+Every message is checked before its words are read: the rate limit per sender (counted in the
+database, so it holds across processes), automatic replies (dropped without an answer, so two
+robots never loop), the token, the From address (the token's own user, so a forwarded email
+cannot be answered by its new reader), and any DMARC, DKIM or SPF failure the receiving server
+recorded in `Authentication-Results`. Then quoted text, signatures and HTML are removed, so a
+keyword inside the quoted original never acts. The sender gets a short answer, sent as
+`Auto-Submitted: auto-replied` from the null sender `<>`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from notifications.compose import enqueue
+from notifications.inbound import action_tokens
+from notifications.inbound.action_tokens import Preview, Refused
+from notifications.inbound.models import InboundMessage
+from notifications.inbound.parse import Command, Inbound, command, parse, reply_text
+from notifications.inbound.policy import (
+    VIA,
+    _count_and_record,
+    authentication_failure,
+    automatic,
+    thread_proposals,
+    tokens_in,
+)
+from notifications.recipients import Recipient
+from plumbing.database import write_session
+from plumbing.settings import Settings
+from workflow import audit
+from workflow.accounts.models import User
+from workflow.proposals.models import Proposal
+
+HELP = ("We could not tell what you wanted from your reply, so nothing was done. Reply to the "
+        "original email with the word approve as the first word to approve the proposal, or "
+        "the word return followed by your comment to return it to the submitter.")
+
+
+RETURN_HELP = ("To return the proposal, write your comment after the word return, for example "
+               "\"return Please add a third learning outcome.\" Nothing was done.")
+
+
+@dataclass(frozen=True)
+class Received:
+    """What became of an inbound message: done, refused, help or dropped, and why."""
+
+    outcome: str
+    reason: str
+    answered: bool = False
+
+
+def receive(engine: Engine, raw: bytes, settings: Settings, *,
+            envelope_from: str | None = None, envelope_to: Sequence[str] = ()) -> Received:
+    """Check and act on one inbound message; every message leaves one audit entry."""
+    inbound = parse(raw, envelope_from, envelope_to)
+    with write_session(engine) as session:
+        limited = _count_and_record(session, inbound, settings)
+    with write_session(engine) as session:
+        return _handle(session, inbound, settings, rate_limited=limited)
+
+
+def _handle(session: Session, inbound: Inbound, settings: Settings, *, rate_limited: bool
+            ) -> Received:
+    sender_user = _active_user(session, inbound.sender)
+    if rate_limited:
+        return _drop(session, inbound, sender_user, "rate_limited",
+                     f"more than {settings.inbound_rate_limit} messages from this sender within "
+                     f"{settings.inbound_rate_window_seconds:g} seconds")
+    robot = automatic(inbound)
+    if robot:
+        return _drop(session, inbound, sender_user, "automatic", f"automatic message ({robot})")
+    tokens = tokens_in(inbound, settings)
+    if not tokens:
+        return _drop(session, inbound, sender_user, "no_token",
+                     "not addressed to a reply address")
+    token = tokens[0]
+    found = action_tokens.find(session, token)
+    owner = session.get(User, found.user_id) if found is not None else None
+    proposal = session.get(Proposal, found.proposal_id) if found is not None else None
+    if found is not None and (owner is None or owner.email.lower() != inbound.sender):
+        return _refuse(session, inbound, sender_user, proposal, "other_sender",
+                       "This email was sent to someone else, and only they can act on it by "
+                       "replying. Nothing was done.", settings)
+    failure = authentication_failure(inbound.message)
+    if failure:
+        return _refuse(session, inbound, sender_user, proposal, "authentication_failed",
+                       f"Your message failed the receiving server's sender checks ({failure}), "
+                       "so it could not be trusted. Nothing was done; please use the link in "
+                       "the email or the website.", settings)
+    wanted = command(reply_text(inbound.message))
+    if found is not None and wanted.trigger is None:
+        return _refuse(session, inbound, sender_user, proposal, "not_understood", HELP,
+                       settings)
+    if wanted.trigger == "return" and wanted.comment is None:
+        return _refuse(session, inbound, sender_user, proposal, "comment_missing", RETURN_HELP,
+                       settings)
+    return _act(session, inbound, token, wanted, sender_user, settings)
+
+
+def _act(session: Session, inbound: Inbound, token: str, wanted: Command,
+         sender_user: User | None, settings: Settings) -> Received:
+    answered: list[bool] = []
+
+    def answer(session: Session, refusal: Refused | None, ready: Preview | None) -> None:
+        _mark(session, inbound, "done" if refusal is None else "refused")
+        if refusal is not None:
+            answered.append(_answer(session, sender_user, inbound, refusal.proposal, "refused",
+                                    refusal.message, settings))
+        elif ready is not None:
+            did = action_tokens.DONE[ready.trigger]
+            stage = ready.to_state.replace("_", " ")
+            text = f"Done: you {did} \"{ready.proposal.title}\". It is now {stage}."
+            if ready.trigger != "return":
+                text = f"Done: you {did} \"{ready.proposal.title}\". It moves on to {stage}."
+            answered.append(_answer(session, sender_user, inbound, ready.proposal, "done", text,
+                                    settings))
+
+    try:
+        action_tokens.use(
+            session, token, wanted.trigger or "", via=VIA, settings=settings,
+            comment=wanted.comment,
+            proposal_ids=thread_proposals(inbound.message) or None,
+            audit_detail=_detail(inbound), on_outcome=answer,
+        )
+    except Refused as refusal:
+        return Received("refused", refusal.reason, any(answered))
+    return Received("done", wanted.trigger or "", any(answered))
+
+
+def _detail(inbound: Inbound) -> dict[str, Any]:
+    return {"message_id": inbound.message_id, "from": inbound.sender}
+
+
+def _active_user(session: Session, email: str) -> User | None:
+    if not email:
+        return None
+    user = session.exec(select(User).where(User.email == email)).first()
+    return user if user is not None and user.is_active else None
+
+
+def _mark(session: Session, inbound: Inbound, outcome: str) -> None:
+    session.execute(update(InboundMessage).where(
+        col(InboundMessage.sender) == inbound.sender,
+        col(InboundMessage.message_id) == inbound.message_id,
+        col(InboundMessage.outcome) == "received").values(outcome=outcome))
+
+
+def _audit(session: Session, inbound: Inbound, user: User | None, proposal: Proposal | None,
+           reason: str, message: str) -> None:
+    audit.append(
+        session, actor=user, role=None, channel=VIA, action="email_action", outcome="refused",
+        proposal_id=proposal.id if proposal else None,
+        version=proposal.version if proposal else None,
+        from_state=proposal.state if proposal else None,
+        detail={"reason": reason, "message": message, **_detail(inbound)},
+    )
+
+
+def _drop(session: Session, inbound: Inbound, user: User | None, reason: str, message: str
+          ) -> Received:
+    """Audit and drop, without an answer."""
+    _audit(session, inbound, user, None, reason, message)
+    _mark(session, inbound, reason)
+    session.commit()
+    return Received("dropped", reason)
+
+
+def _refuse(session: Session, inbound: Inbound, user: User | None, proposal: Proposal | None,
+            reason: str, message: str, settings: Settings) -> Received:
+    """Audit, and answer the sender if they are one of our users."""
+    _audit(session, inbound, user, proposal, reason, message)
+    _mark(session, inbound, reason)
+    answered = _answer(session, user, inbound, proposal, "help" if reason in (
+        "not_understood", "comment_missing") else "refused", message, settings)
+    session.commit()
+    return Received("help" if reason in ("not_understood", "comment_missing") else "refused",
+                    reason, answered)
+
+
+def _answer(session: Session, user: User | None, inbound: Inbound, proposal: Proposal | None,
+            kind: str, text: str, settings: Settings) -> bool:
+    """Queue a short answer to a known user (never to a stranger: no backscatter to forged
+    senders), from the null sender, marked as an automatic reply."""
+    if user is None:
+        return False
+    headers = {"Auto-Submitted": "auto-replied"}
+    if inbound.message_id:
+        headers |= {"In-Reply-To": inbound.message_id, "References": inbound.message_id}
+    what = {"done": "your email action was done", "help": "your reply was not understood",
+            "refused": "your email action was refused"}[kind]
+    return bool(enqueue(
+        session, event="email_answer", proposal=proposal,
+        recipients=[Recipient(email=user.email, name=user.name, user_id=user.id)],
+        context={"answer": {"kind": kind, "text": text}}, what=what,
+        subject=f"[Micro-credential] {what[0].upper()}{what[1:]}",
+        headers=headers, envelope_sender="", settings=settings,
+    ))

@@ -1,0 +1,119 @@
+"""Departments, users, roles and API tokens."""
+
+import hashlib
+import secrets
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from workflow.access import Grants, grants_from
+from workflow.accounts.models import (
+    DEPARTMENT_ROLES,
+    ApiToken,
+    Department,
+    DepartmentCreate,
+    Me,
+    Role,
+    RoleGrant,
+    RolePublic,
+    User,
+)
+from workflow.errors import Conflict, Unprocessable
+
+TOKEN_PREFIX = "mc_"
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough; a slow KDF would only cost latency.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_department(session: Session, data: DepartmentCreate) -> Department:
+    department = Department(code=data.code, name=data.name)
+    session.add(department)
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(f"department {data.code} already exists") from error
+    return department
+
+
+def department_by_code(session: Session, code: str) -> Department | None:
+    return session.exec(select(Department).where(Department.code == code)).first()
+
+
+def add_user(
+    session: Session,
+    email: str,
+    name: str,
+    roles: list[Role],
+    department_code: str | None = None,
+) -> User:
+    """Create a user with roles; department roles need the department."""
+    email = email.strip().lower()
+    department = None
+    if department_code is not None:
+        department = department_by_code(session, department_code)
+        if department is None:
+            raise Unprocessable(f"unknown department {department_code}")
+    if any(role in DEPARTMENT_ROLES for role in roles) and department is None:
+        raise Unprocessable("the submitter and department_lead roles need --department")
+    user = session.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        user = User(email=email, name=name)
+        session.add(user)
+        session.flush()
+    existing = {(g.role, g.department_id) for g in
+                session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()}
+    for role in roles:
+        department_id = department.id if department and role in DEPARTMENT_ROLES else None
+        if (role.value, department_id) not in existing:
+            session.add(RoleGrant(user_id=user.id or 0, role=role.value,
+                                  department_id=department_id))
+    session.commit()
+    return user
+
+
+def issue_token(session: Session, user: User, label: str = "") -> str:
+    """Make a new bearer token for a user; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id or 0, token_hash=hash_token(token), label=label))
+    session.commit()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.exec(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)  # type: ignore[arg-type]
+        .where(ApiToken.token_hash == hash_token(token), User.is_active == True)  # noqa: E712
+    ).first()
+    return row
+
+
+def grants_for_token(session: Session, token: str) -> Grants | None:
+    """The token's active user with their roles, in one statement (every API request asks)."""
+    rows = session.exec(
+        select(User, RoleGrant)
+        .join(ApiToken, col(ApiToken.user_id) == col(User.id))
+        .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
+        .where(ApiToken.token_hash == hash_token(token), col(User.is_active))
+    ).all()
+    if not rows:
+        return None
+    return grants_from(rows[0][0], [grant for _user, grant in rows if grant is not None])
+
+
+def describe(session: Session, grants: Grants) -> Me:
+    codes = {
+        d.id: d.code
+        for d in session.exec(select(Department).where(
+            Department.id.in_(grants.departments))).all()  # type: ignore[union-attr]
+    }
+    roles = [RolePublic(role=r) for r in sorted(grants.global_roles)] + [
+        RolePublic(role=r, department=codes[d]) for r, d in sorted(grants.department_roles)
+    ]
+    user = grants.user
+    return Me(id=user.id or 0, email=user.email, name=user.name, roles=roles,
+              departments=sorted(codes.values()))
+
