@@ -3,12 +3,13 @@
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import errors, pages, web
 from api.forwarded import ForwardedHeaders
+from api.json_bodies import refuse_unreadable_json
 from api.routes import accounts, badges, credentials, email_actions, outbox, proposals, reviews
 from notifications.inbound import listener
 from notifications.worker import in_background
@@ -40,6 +41,7 @@ def create_app(
             yield
 
     app = FastAPI(
+        dependencies=[Depends(refuse_unreadable_json)],
         title="microcred",
         summary="University micro-credential proposals, from first draft to published Open Badge",
         version="0.1.0",

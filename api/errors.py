@@ -1,5 +1,6 @@
 """Map the door's refusals and database trouble to HTTP answers."""
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -33,15 +34,29 @@ def status_for(error: WorkflowError) -> int:
 
 
 def readable(problems: Sequence[Any]) -> list[Any]:
-    """FastAPI's validation problems, with a body that is not UTF-8 shown instead of crashing.
+    """FastAPI's validation problems as an answer can carry them: a body that is not UTF-8 shown
+    with replacement characters, and an input that JSON cannot carry (a number that is not
+    finite, a lone surrogate) left out rather than failing the answer."""
+    shown = []
+    for problem in problems:
+        if isinstance(problem, dict) and "input" in problem:
+            given = problem["input"]
+            if isinstance(given, bytes):
+                problem = {**problem, "input": given.decode("utf-8", "replace")}
+            elif not encodable(given):
+                problem = {key: value for key, value in problem.items()
+                           if key not in ("input", "ctx")}
+        shown.append(problem)
+    return shown
 
-    FastAPI's own handler decodes a bytes `input` as UTF-8 and fails with a 500 on anything else.
-    """
-    return [
-        {**problem, "input": problem["input"].decode("utf-8", "replace")}
-        if isinstance(problem, dict) and isinstance(problem.get("input"), bytes) else problem
-        for problem in problems
-    ]
+
+def encodable(value: Any) -> bool:
+    """Whether the value goes into a JSON answer as it is."""
+    try:
+        json.dumps(jsonable_encoder(value), allow_nan=False, ensure_ascii=False).encode()
+    except (ValueError, TypeError, UnicodeEncodeError):
+        return False
+    return True
 
 
 def install(app: FastAPI) -> None:
@@ -57,6 +72,11 @@ def install(app: FastAPI) -> None:
     # Starlette's class, so unknown paths (raised by the router itself) are answered too.
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if isinstance(error.__cause__, RecursionError):
+            # FastAPI's parser gave up on the body's nesting: invalid input, like any other.
+            error = HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+                "type": "too_deep", "loc": ["body"],
+                "msg": "the JSON is nested more deeply than it can be read"}])
         if shows_error_page(request):
             return error_page(request, error, error.status_code)
         return await http_exception_handler(request, error)

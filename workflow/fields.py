@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, StringConstraints
 from sqlalchemy import DateTime
 from sqlmodel import Field
@@ -24,30 +25,31 @@ def Timestamp(**kwargs: Any) -> Any:  # noqa: N802 - reads as a column type
     return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
 
 
-def _lower_email(value: str) -> str:
-    value = value.strip().lower()
-    local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or " " in value:
-        raise ValueError("not an email address")
-    return value
+def plain_address(value: str) -> str:
+    """A plain email address (no display name, quotes, spaces or line breaks), lower-cased:
+    what may go into an SMTP envelope and be compared with a user's address."""
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"not an email address: {error}") from error
+    return checked.normalized.lower()
 
 
-# PostgreSQL refuses NUL in text, and no field has a use for other control characters.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# PostgreSQL refuses NUL in text, and no field has a use for other control characters; a
+# lone surrogate is no character at all and cannot be stored or sent as UTF-8.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 def _printable(value: str) -> str:
-    # A regular expression, not a loop over the characters: every proposal written runs this
-    # on each of its texts (answers are built from stored rows without validating again).
-    if CONTROL_CHARACTERS.search(value):
-        raise ValueError("control characters are not allowed")
+    if NOT_TEXT.search(value):
+        raise ValueError("control characters and lone surrogates are not allowed")
     return value
 
 
 Text = AfterValidator(_printable)
 
 
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_lower_email), Text]
+Email = Annotated[str, StringConstraints(max_length=254), Text, AfterValidator(plain_address)]
 
 
 Line = Annotated[

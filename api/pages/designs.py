@@ -1,5 +1,6 @@
 """The badge design page: the owner uploads the image, criteria and alt text; the coordinator
-sees it and approves or returns it. Uploads go through the API's session and workflow.credentials.badges."""
+sees it and approves or returns it. Uploads go through workflow.credentials.badges, as the
+API's do."""
 
 from typing import Annotated, Any
 

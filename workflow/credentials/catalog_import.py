@@ -208,7 +208,7 @@ def import_catalog(
         session.rollback()
         return report
     now = utcnow()
-    # Plain INSERTs of dicts: building thousands of ORM objects costs more than the rest.
+    # One bulk INSERT for the whole file (the ORM's bulk insert of dicts, with RETURNING).
     proposal_ids = session.execute(
         insert(Proposal).returning(col(Proposal.id), sort_by_parameter_order=True),
         [{**row.data.model_dump(mode="json", exclude={"department"}),
