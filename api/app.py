@@ -13,7 +13,7 @@ from api.json_bodies import refuse_unreadable_json
 from api.routes import accounts, badges, credentials, email_actions, outbox, proposals, reviews
 from notifications.inbound import listener
 from notifications.worker import in_background
-from plumbing.database import get_engine, write_session
+from plumbing.database import get_engine, write_session, writer_engine
 from plumbing.settings import Settings, get_settings
 from workflow.reviews.rubrics import install_rubrics
 
@@ -38,7 +38,11 @@ def create_app(
                 await background.enter_async_context(listener.in_background(
                     app.state.engine, settings, settings.inbound_smtp_host,
                     settings.inbound_smtp_port))
-            yield
+            try:
+                yield
+            finally:
+                if app.state.writer is not app.state.engine:
+                    app.state.writer.dispose()
 
     app = FastAPI(
         dependencies=[Depends(refuse_unreadable_json)],
@@ -49,6 +53,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.database_url)
+    app.state.writer = writer_engine(app.state.engine, settings.sqlite_busy_timeout_ms)
     # A malformed rubric file stops start-up here, with the file and the problem named.
     with write_session(app.state.engine) as session:
         install_rubrics(session, settings)

@@ -27,7 +27,12 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+async def get_writer(request: Request) -> Engine:
+    engine: Engine = request.app.state.writer
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_writer)]) -> Iterator[Session]:
     with write_session(engine) as session:
         yield session
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
@@ -97,6 +98,13 @@ def install(app: FastAPI) -> None:
         log.error("database refused a value that validation let through: %s", error.orig)
         return JSONResponse({"detail": "a value is out of range or malformed"},
                             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(PoolTimeout)
+    async def no_connection_free(_request: Request, error: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection came free in time: %s", error)
+        return JSONResponse({"detail": "the database is busy; retry shortly"},
+                            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "2"})
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_request: Request, error: DBAPIError) -> JSONResponse:

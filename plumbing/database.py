@@ -5,6 +5,11 @@ SQLite runs in WAL mode, and a write transaction takes SQLite's write lock when 
 writers that both read first deadlock on the upgrade, and one fails with "database is locked"
 instead of waiting out the busy timeout. Read sessions begin deferred, so readers never wait
 for a writer.
+
+SQLite has one writer at a time. A web process writes through an engine of one pooled
+connection (`writer_engine`), so its writers wait in the pool's queue, served in the order
+they came; left to SQLite's busy handler, which sleeps and polls with growing pauses, a writer
+that has waited long is passed over by newer ones.
 """
 
 import logging
@@ -40,7 +45,8 @@ def build_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10
             url,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
             pool_size=pool_size,
-            max_overflow=2 * pool_size,
+            max_overflow=2 * pool_size if pool_size > 1 else 0,
+            pool_timeout=busy_timeout_ms / 1000,
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
@@ -64,6 +70,16 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def writer_engine(engine: Engine, busy_timeout_ms: int) -> Engine:
+    """The engine a web process writes through: for SQLite, one connection to the same file,
+    whose pool queues the writers; for PostgreSQL, whose row locks let writers run side by
+    side, the engine itself."""
+    if not is_sqlite(engine):
+        return engine
+    return build_engine(engine.url.render_as_string(hide_password=False),
+                        busy_timeout_ms=busy_timeout_ms, pool_size=1)
 
 
 @lru_cache(maxsize=8)

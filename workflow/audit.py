@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, Column, DateTime, Index, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from workflow.accounts.models import User
@@ -90,12 +90,17 @@ def _canonical_time(moment: datetime) -> str:
 
 
 def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over a canonical JSON encoding of the entry and its predecessor's hash.
+    """SHA-256 over a canonical JSON encoding of the entry and its predecessor's hash."""
+    return hash_of({name: getattr(entry, name) for name in HASHED_FIELDS})
+
+
+def hash_of(fields: Mapping[str, Any]) -> str:
+    """The hash of an entry given as its fields.
 
     Existing chains must keep verifying: never change what this encodes, or how."""
-    fields: dict[str, Any] = {name: getattr(entry, name) for name in HASHED_FIELDS}
-    fields["at"] = _canonical_time(entry.at)
-    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    hashed = {name: fields[name] for name in HASHED_FIELDS}
+    hashed["at"] = _canonical_time(fields["at"])
+    encoded = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
@@ -139,21 +144,26 @@ def append_many(session: Session, at: datetime, entries: Sequence[Mapping[str, A
         return
     # The one-row head names the last entry, so appending never scans; its row lock (PostgreSQL)
     # or SQLite's single writer serialises the appenders.
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                        .execution_options(populate_existing=True)).one()
+    seq, last_hash = session.execute(
+        select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1)
+        .with_for_update()).one()
+    rows = []
     for given in entries:
-        entry = AuditEntry(**{
+        seq += 1
+        row = {
             "actor_id": None, "actor_email": None, "role": None, "outcome": "accepted",
             "from_state": None, "to_state": None, "proposal_id": None, "version": None,
-            **given, "seq": head.last_seq + 1, "at": at, "prev_hash": head.last_hash,
+            **given, "seq": seq, "at": at, "prev_hash": last_hash,
             # As its JSON column will hold it (a time becomes its text), so the hash covers
             # what is stored.
-            "detail": as_stored(given.get("detail")), "hash": "",
-        })
-        entry.hash = entry_hash(entry)
-        session.add(entry)
-        head.last_seq, head.last_hash = entry.seq, entry.hash
-    session.add(head)
+            "detail": as_stored(given.get("detail")),
+        }
+        row["hash"] = last_hash = hash_of(row)
+        rows.append(row)
+    # Entries are written once and never changed, so they go in as rows, not ORM objects.
+    session.execute(insert(AuditEntry), rows)
+    session.execute(update(AuditHead).where(col(AuditHead.id) == 1)
+                    .values(last_seq=seq, last_hash=last_hash))
 
 
 def as_stored(detail: dict[str, Any] | None) -> dict[str, Any]:

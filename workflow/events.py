@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Text, insert
 from sqlmodel import Field, Session, SQLModel
 
-from workflow.fields import Timestamp
+from workflow.fields import Timestamp, utcnow
 from workflow.machine import State
 
 
@@ -73,10 +73,10 @@ class ProposalEvent:
 
 def record(session: Session, event: ProposalEvent) -> None:
     """Add the event to the caller's transaction (the caller commits)."""
-    session.add(OutboxEvent(
+    session.execute(insert(OutboxEvent).values(
         event=event.kind.value, proposal_id=event.proposal_id, state=event.state.value,
         version=event.version, actor_id=event.actor_id, comment=event.comment,
-        named=list(event.named)))
+        named=list(event.named), created_at=utcnow(), attempts=0))
 
 
 def for_transition(trigger: str, from_state: State, to_state: State) -> Event | None:

@@ -108,6 +108,7 @@ def test_a_read_only_database_answers_503_with_the_reason_and_works_again_when_w
         assert create(client, cast, "Before it turned read-only")[0] == 201
         # Linux refuses a read-only remount while files are open for writing.
         engine.dispose()
+        app.state.writer.dispose()
         mount("-o", "remount,bind,ro", str(small_disk))
         code, body = create(client, cast, "While read-only")
         assert code == 503
@@ -117,6 +118,7 @@ def test_a_read_only_database_answers_503_with_the_reason_and_works_again_when_w
         assert "read-only" in listed.json()["detail"]
 
         engine.dispose()
+        app.state.writer.dispose()
         mount("-o", "remount,bind,rw", str(small_disk))
         assert create(client, cast, "Writable again")[0] == 201
     assert os.access(path, os.W_OK)
