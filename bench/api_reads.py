@@ -114,7 +114,7 @@ def sample(http: httpx.Client, headers: dict[str, str], cursor: str | None) -> l
 
 
 # The list's query for a submitter of department 1 (user id 1), as workflow.queries builds it,
-# and the join workflow.queries.present makes for the page's owners and departments.
+# and the joins workflow.queries makes for the page's owners and departments.
 DRIVER_PAGE = """
 SELECT p.* FROM proposal AS p
 WHERE (p.state != 'draft' OR p.owner_id = 1 OR CAST(p.co_authors AS VARCHAR) LIKE ? ESCAPE '\\')

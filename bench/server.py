@@ -145,22 +145,16 @@ def add_memory_route(app: FastAPI) -> None:
 
     @app.get("/bench/memory", include_in_schema=False)
     def memory() -> dict[str, object]:
-        # What start-up built is frozen while the app serves (api.app), and `get_objects` does
-        # not list frozen objects: thawed for the count, frozen again after.
-        gc.unfreeze()
-        try:
-            gc.collect()
-            by_module: dict[str, int] = {}
-            proposals = 0
-            for thing in gc.get_objects():
-                kind = type(thing)
-                module = kind.__module__  # not always a str: some C types answer a descriptor
-                if isinstance(module, str) and module.startswith("transitions"):
-                    by_module[kind.__name__] = by_module.get(kind.__name__, 0) + 1
-                elif kind is Proposal:
-                    proposals += 1
-        finally:
-            gc.freeze()
+        gc.collect()
+        by_module: dict[str, int] = {}
+        proposals = 0
+        for thing in gc.get_objects():
+            kind = type(thing)
+            module = kind.__module__  # not always a str: some C types answer a descriptor
+            if isinstance(module, str) and module.startswith("transitions"):
+                by_module[kind.__name__] = by_module.get(kind.__name__, 0) + 1
+            elif kind is Proposal:
+                proposals += 1
         return {"pid": os.getpid(), "rss_kib": resident_kib(),
                 "transitions_objects": sum(by_module.values()),
                 "transitions_by_type": by_module, "proposal_rows": proposals}
