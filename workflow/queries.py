@@ -11,7 +11,7 @@ from rubric.checks import CatalogEntry
 from workflow.access import Grants, co_authored_by, visible_clause
 from workflow.accounts.models import Department, UserPublic
 from workflow.audit import AuditEntry, AuditEntryPublic
-from workflow.errors import NotFound, Unprocessable
+from workflow.errors import NotFound, Unprocessable, problem
 from workflow.fields import MAX_ID, as_utc
 from workflow.proposals.models import Proposal, ProposalPage, ProposalPublic
 
@@ -99,8 +99,8 @@ def decode_cursor(cursor: str, kind: str = "p") -> int:
             raise ValueError(raw)
         return int(raw[len(kind):])
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise Unprocessable([{"loc": ["query", "cursor"], "msg": "not a cursor from this API",
-                              "type": "value_error"}]) from error
+        raise Unprocessable([problem("not a cursor from this API", "cursor",
+                                     where="query")]) from error
 
 
 def list_proposals(

@@ -16,7 +16,7 @@ from workflow import service
 from workflow.access import Grants
 from workflow.audit import Channel
 from workflow.credentials import badges, catalog, publishing
-from workflow.errors import Unprocessable
+from workflow.errors import Unprocessable, problem
 from workflow.fields import MAX_ID
 from workflow.proposals.models import Proposal
 
@@ -76,8 +76,7 @@ async def upload_design(request: Request, proposal_id: ProposalId, session: Sess
     current = badges.design_of(session, proposal_id) if form.image is None else None
     try:
         if form.image is None and current is None:
-            raise Unprocessable([{"loc": ["body", "image"], "msg": "choose an image file",
-                                  "type": "missing"}])
+            raise Unprocessable([problem("choose an image file", "image", kind="missing")])
         upload = form.upload((current.image, current.content_type) if current else None)
         badges.save_design(session, proposal_id, upload, me.user, Channel.WEB.value)
     except Unprocessable as error:

@@ -14,7 +14,7 @@ from api.pages.designs import design_context
 from api.pages.forms import COMPETENCIES, FIELDS, field_errors, form_values, shown_values
 from api.web import CsrfChecked, WebUser, chosen_value, render, see_other, settings_of
 from workflow import dashboard, queries, service
-from workflow.access import Grants
+from workflow.access import Grants, can_edit, standing
 from workflow.audit import Channel
 from workflow.errors import Unprocessable
 from workflow.fields import MAX_ID
@@ -130,6 +130,7 @@ def proposal_page(request: Request, proposal_id: ProposalId, session: ReadSessio
         actions=service.available_triggers(session, proposal, me),
         history=history, changes=dashboard.changes_since_return(history),
         nodes=nodes, edges=edges,
+        may_edit=can_edit(standing(me, proposal), State(proposal.state)),
         reviewers=dashboard.active_reviewers(session) if may_assign else [],
         has_rubric=proposal.review_round > 0,
         result=reviewing.result_of(session, proposal),

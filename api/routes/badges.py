@@ -15,6 +15,7 @@ from workflow import service
 from workflow.audit import Channel
 from workflow.credentials import badges
 from workflow.credentials.models import BadgeDesign, BadgeDesignPublic
+from workflow.errors import problem
 from workflow.fields import MAX_ID, as_utc
 
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -109,7 +110,7 @@ async def read_upload(request: Request, settings: Settings) -> badges.DesignUplo
     form = await read_design_form(request, settings)
     if form.image is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
-            {"loc": ["body", "image"], "msg": "an image file is required", "type": "missing"}])
+            problem("an image file is required", "image", kind="missing")])
     return form.upload()
 
 

@@ -16,7 +16,14 @@ from workflow import audit
 from workflow.access import can_view, grants_of, standing
 from workflow.accounts.models import User
 from workflow.credentials.models import BadgeDesign
-from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
+from workflow.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    WorkflowError,
+    problem,
+)
 from workflow.fields import utcnow
 from workflow.machine import State
 from workflow.proposals.models import Proposal
@@ -161,7 +168,7 @@ def _text_problems(upload: DesignUpload) -> list[dict[str, Any]]:
     problems = []
 
     def refuse(field: str, message: str) -> None:
-        problems.append({"loc": ["body", field], "msg": message, "type": "value_error"})
+        problems.append(problem(message, field))
 
     if not upload.criteria_narrative.strip():
         refuse("criteria_narrative", "the criteria narrative is required")
@@ -189,11 +196,9 @@ def parse_tags(raw: str | None) -> tuple[str, ...]:
         try:
             items = json.loads(text)
         except ValueError as error:
-            raise Unprocessable([{"loc": ["body", "tags"], "msg": "not a JSON list of strings",
-                                  "type": "value_error"}]) from error
+            raise Unprocessable([problem("not a JSON list of strings", "tags")]) from error
         if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
-            raise Unprocessable([{"loc": ["body", "tags"], "msg": "not a JSON list of strings",
-                                  "type": "value_error"}])
+            raise Unprocessable([problem("not a JSON list of strings", "tags")])
     else:
         items = text.split(",")
     return tuple(dict.fromkeys(t.strip() for t in items if t.strip()))
@@ -222,8 +227,7 @@ def save_design(
             if wrong_name:
                 raise ImageRefused(wrong_name)
         except ImageRefused as refusal:
-            problems.insert(0, {"loc": ["body", "image"], "msg": str(refusal),
-                                "type": "value_error"})
+            problems.insert(0, problem(str(refusal), "image"))
         if problems:
             raise Unprocessable(problems)
     except WorkflowError:

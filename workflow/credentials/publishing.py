@@ -21,7 +21,7 @@ from workflow.credentials.models import (
     CredentialStatus,
 )
 from workflow.credentials.openbadges import Issuer, Publication, achievement, achievement_problems
-from workflow.errors import Unprocessable
+from workflow.errors import Unprocessable, problem
 from workflow.fields import utcnow
 from workflow.proposals.models import EDITABLE_FIELDS, Proposal, ProposalFields
 
@@ -100,7 +100,7 @@ def new_credential(
     document = achievement(publication(credential, predecessor, settings))
     problems = achievement_problems(document)
     if problems:
-        raise Unprocessable([{"loc": ["achievement"], "msg": p, "type": "openbadges.invalid"}
+        raise Unprocessable([problem(p, kind="openbadges.invalid", where="achievement")
                              for p in problems])
     credential.achievement = document
     return credential
