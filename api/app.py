@@ -10,7 +10,20 @@ from sqlalchemy import Engine
 from api import errors, pages, web
 from api.forwarded import ForwardedHeaders
 from api.json_bodies import refuse_unreadable_json
-from api.routes import accounts, badges, credentials, email_actions, outbox, proposals, reviews
+from api.routes import (
+    accounts,
+    attachments,
+    badges,
+    credential_reviews,
+    credentials,
+    discussion,
+    email_actions,
+    meetings,
+    outbox,
+    proposals,
+    reviews,
+)
+from notifications import routing
 from notifications.inbound import listener
 from notifications.worker import in_background
 from plumbing.database import get_engine, write_session, writer_engine
@@ -57,6 +70,7 @@ def create_app(
     # A malformed rubric file stops start-up here, with the file and the problem named.
     with write_session(app.state.engine) as session:
         install_rubrics(session, settings)
+    routing.rules_for(settings)  # likewise a routing rules file that cannot be used
     # X-Forwarded-* from the trusted proxies only, the connecting peer kept for sign-on.
     app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
     errors.install(app)
@@ -66,6 +80,10 @@ def create_app(
     app.include_router(outbox.router)
     app.include_router(credentials.router)
     app.include_router(email_actions.router)
+    app.include_router(meetings.router)
+    app.include_router(discussion.router)
+    app.include_router(attachments.router)
+    app.include_router(credential_reviews.router)
     # After the others: its `POST /api/proposals/{id}/{trigger}` would take their POSTs.
     app.include_router(proposals.router)
     email_actions.install_log_redaction()

@@ -2,12 +2,13 @@
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from notifications import routing
 from notifications.inbound import action_tokens
 from notifications.matrix import MATRIX
 from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
@@ -29,6 +30,9 @@ ROLE_PHRASES = {
     "reviewer": "one of the proposal's reviewers",
     "approver": "one of the proposal's approvers",
     "user": "a user who asked to sign in",
+    "mentioned": "someone mentioned in its discussion",
+    "routed": "a copy the badge office's routing rules send you",
+    "meeting": "a member of the review committee",
 }
 
 
@@ -138,6 +142,7 @@ def enqueue(
     dedupe_key: str | None = None,
     headers: Mapping[str, str] | None = None,
     envelope_sender: str | None = None,
+    attachments: Sequence[Mapping[str, str]] = (),
     settings: Settings,
 ) -> int:
     """Render `templates/<event>.{txt,html}` for each recipient and queue the messages in the
@@ -156,7 +161,7 @@ def enqueue(
         return 0
     letter = Letter(event=event, context=context, what=what, subject=subject,
                     action_needed=action_needed, dedupe_key=dedupe_key, headers=headers,
-                    envelope_sender=envelope_sender)
+                    envelope_sender=envelope_sender, attachments=tuple(attachments))
     rows = messages(session, about_proposal(session, proposal, settings), letter, people,
                     settings)
     return store(session, rows, deduped=dedupe_key is not None)
@@ -179,6 +184,8 @@ class Letter:
     dedupe_key: str | None = None
     headers: Mapping[str, str] | None = None
     envelope_sender: str | None = None
+    # Files sent with each message, as text: {"filename", "content_type", "text"}.
+    attachments: tuple[Mapping[str, str], ...] = ()
 
 
 def messages(session: Session, about: About, letter: Letter, people: Sequence[Recipient],
@@ -209,7 +216,8 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
                             action_needed=action_needed, current=about.current)
         personal: dict[str, Any] = {
             **shared,
-            "recipient": {"email": person.email, "name": person.name, "role": person.role},
+            "recipient": {"email": person.email, "name": person.name, "role": person.role,
+                          "note": person.note},
             "role_phrase": ROLE_PHRASES.get(person.role, "a participant in this proposal"),
         }
         row_headers = dict(letter.headers or {})
@@ -232,6 +240,7 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
             "thread_id": about.thread,
             "headers": row_headers,
             "envelope_sender": letter.envelope_sender,
+            "attachments": [dict(a) for a in letter.attachments],
             "dedupe_key": f"{letter.dedupe_key}:{person.email}" if letter.dedupe_key else None,
             "status": OutboxStatus.PENDING.value,
             "attempts": 0,
@@ -295,9 +304,12 @@ def notify(
     # Looking people up must not flush the door's half-made change row by row; the rows go to
     # the database in one statement at the end.
     with session.no_autoflush:
+        routed = routing.copies(session, event, proposal, settings)
+        notes = {r.email: r.note for r in routed if r.note}
         for notice in MATRIX[event]:
             found = [r for audience in notice.audiences for r in resolver.users(audience, state)]
-            people = unique(found, seen)
+            people = [replace(p, note=notes[p.email]) if p.email in notes else p
+                      for p in unique(found, seen)]
             if notice.action_needed:
                 people = without_digest_users(session, people)
             if not people:
@@ -306,4 +318,11 @@ def notify(
             letter = Letter(event=event.value, context=shared, what=notice.what,
                             action_needed=notice.action_needed, dedupe_key=dedupe_key)
             rows += messages(session, about, letter, people, settings)
+        # The rules' copies, for those the matrix did not reach already.
+        copied = unique(routed, seen)
+        if copied:
+            about = about or about_proposal(session, proposal, settings, resolver.owner, as_of)
+            what = routing.WHAT[event]
+            rows += messages(session, about, Letter(event="routed", context={
+                **shared, "happened": what}, what=what, dedupe_key=dedupe_key), copied, settings)
     return store(session, rows, deduped=dedupe_key is not None)

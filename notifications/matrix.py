@@ -18,6 +18,8 @@ class Audience(StrEnum):
     PENDING_REVIEWERS = "pending_reviewer"
     # The people the caller names (the newly assigned reviewers).
     NAMED = "named"
+    # The people a discussion comment mentions.
+    MENTIONED = "mentioned"
 
 
 @dataclass(frozen=True)
@@ -69,4 +71,5 @@ MATRIX: dict[Event, tuple[Notice, ...]] = {
                action_needed=True),
     ),
     Event.ESCALATION: (Notice((A.BADGE_OFFICE,), "overdue"),),
+    Event.MENTIONED: (Notice((A.MENTIONED,), "you were mentioned in its discussion"),),
 }

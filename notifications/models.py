@@ -39,6 +39,9 @@ class OutboxMessage(SQLModel, table=True):
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # None: the configured sender; "": the null sender `<>` (automatic answers).
     envelope_sender: str | None = Field(default=None, max_length=254)
+    # Files sent with it, as text ({"filename", "content_type", "text"}): a meeting's invitation.
+    attachments: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     # Scheduled messages carry a key so that a scheduler running twice queues nothing twice.
     dedupe_key: str | None = Field(default=None, max_length=255, unique=True)
     status: str = Field(default=OutboxStatus.PENDING.value, max_length=16)

@@ -20,6 +20,8 @@ class Recipient:
     user_id: int | None = None
     # The audience that reached this person, so a template can address them in their role.
     role: str = ""
+    # What the routing rules ask of this person, shown in their message.
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class Resolver:
                     for u in assigned_reviewers(self.session, p, pending_only=True)]
         if audience is Audience.NAMED:
             return [self._of(u, Audience.ASSIGNED_REVIEWERS.value) for u in self.named]
+        if audience is Audience.MENTIONED:
+            return [self._of(u, role) for u in self.named]
         return self.approvers(state)
 
     def approvers(self, state: State) -> list[Recipient]:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from notifications import agenda, review_notices
 from notifications.compose import enqueue, links, notify, stage_label
 from notifications.matrix import Event
 from notifications.models import EmailPreference
@@ -41,6 +42,8 @@ class SchedulerReport:
     reminders: int = 0
     escalations: int = 0
     digests: int = 0
+    agendas: int = 0
+    review_notices: int = 0
 
 
 def waiting_proposals(session: Session) -> list[Waiting]:
@@ -87,6 +90,8 @@ def run(session: Session, settings: Settings, now: datetime) -> SchedulerReport:
                 dedupe_key=f"escalation:{stay}", settings=settings)
     if now.hour >= settings.digest_hour:
         report.digests = send_digests(session, settings, now, waiting)
+    report.agendas = agenda.send_due(session, settings, now)
+    report.review_notices = review_notices.queue_due(session, settings, now)
     return report
 
 

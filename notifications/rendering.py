@@ -130,6 +130,14 @@ def message_for(row: OutboxMessage, mail_from: str) -> EmailMessage:
     message.set_content(row.body_text, charset="utf-8", cte="quoted-printable")
     message.add_alternative(row.body_html, subtype="html", charset="utf-8",
                             cte="quoted-printable")
+    for attached in row.attachments or ():
+        maintype, _, subtype = attached["content_type"].partition("/")
+        # A calendar invitation names its method in the part's type as well (RFC 6047).
+        params = {"method": attached["method"]} if attached.get("method") else {}
+        assert maintype == "text", "attachments are text (an invitation)"
+        message.add_attachment(attached["text"], subtype=subtype, charset="utf-8",
+                               cte="quoted-printable", filename=attached["filename"],
+                               params=params)
     return message
 
 

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, suppress
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifications import reminders
+from notifications import reminders, routing
 from notifications.sender import DrainReport, Sender
 from plumbing.retry import Clock
 from plumbing.settings import Settings
@@ -32,6 +32,7 @@ class Worker:
         self.clock = clock
         self.sender = sender or Sender(engine, settings, clock=clock)
         self.canvas = CanvasSender(engine, settings, clock=clock)
+        routing.rules_for(settings)  # a routing rules file that cannot be used stops the start
 
     def schedule(self) -> reminders.SchedulerReport:
         """Queue whatever reminders, escalations and digests are due now."""

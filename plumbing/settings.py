@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     canvas_credentials_token: SecretStr | None = None
     canvas_credentials_issuer_id: str | None = None
     canvas_timeout_seconds: float = 30
+    # The committee's meetings (workflow/meetings/): a proposal entering rubric review goes on
+    # the next meeting at least this many days away; decisions are due this long after it.
+    meeting_lead_days: float = 7
+    meeting_decision_days: float = 14
+    # Extra recipients by event and proposal facts (notifications/routing.py); unset: the
+    # shipped rules.
+    routing_file: str | None = None
+    # Periodic review of published credentials (workflow/credentials/review_dates.py).
+    credential_review_years: int = 3
+    credential_review_notice_days: int = 60
+    # Attachments (workflow/attachments/): the largest file, and a folder to keep them in
+    # (unset: in the database).
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    attachment_dir: str | None = None
     # Email actions (notifications/inbound/).
     action_token_days: float = 14
     # `serve` also listens for email replies over SMTP on this port when it is set.

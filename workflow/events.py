@@ -30,6 +30,7 @@ class Event(StrEnum):
     WITHDRAWN = "withdrawn"
     RETIRED = "retired"
     REVIEWER_ASSIGNED = "reviewer_assigned"
+    MENTIONED = "mentioned"
     REMINDER = "reminder"
     ESCALATION = "escalation"
     DIGEST = "digest"

@@ -43,6 +43,7 @@ from workflow.machine import (
     rows_for,
     unmet_reason,
 )
+from workflow.meetings import schedule
 from workflow.proposals.models import (
     EDITABLE_FIELDS,
     AvailableAction,
@@ -144,13 +145,18 @@ def apply(
     proposal.returned_from = state.value if new_state is State.RETURNED else None
     proposal.version += 1
     proposal.updated_at = utcnow()
+    detail: dict[str, Any] = {"comment": comment} if comment else {}
     if new_state is State.RUBRIC_REVIEW:
         assignment.open_round(session, proposal, settings.rubric_key)
+    elif state is State.RUBRIC_REVIEW:
+        detail |= schedule.settle(session, proposal, trigger, actor)
     audit.append(
         session, actor=actor, role=role_name(row, state), channel=channel, action=trigger,
         from_state=state.value, to_state=new_state.value, proposal_id=proposal.id,
-        version=proposal.version, detail={"comment": comment} if comment else {},
+        version=proposal.version, detail=detail,
     )
+    if new_state is State.RUBRIC_REVIEW:
+        schedule.place_on_next(session, proposal, actor=actor, channel=channel, settings=settings)
     try:
         if new_state is State.PUBLISHED:
             publishing.publish(session, proposal, actor=actor, channel=channel,

@@ -9,9 +9,13 @@ import notifications.inbound.models  # noqa: F401
 import notifications.models  # noqa: F401
 import workflow.accounts.models  # noqa: F401
 import workflow.accounts.sign_in  # noqa: F401
+import workflow.attachments.models  # noqa: F401
 import workflow.audit  # noqa: F401
 import workflow.credentials.models  # noqa: F401
+import workflow.credentials.review_dates  # noqa: F401
+import workflow.discussion  # noqa: F401
 import workflow.events  # noqa: F401
+import workflow.meetings.models  # noqa: F401
 import workflow.proposals.models  # noqa: F401
 import workflow.reviews.models  # noqa: F401
 

@@ -23,3 +23,17 @@ def reviewer_label(grants: Grants, proposal: Proposal, review: Review, number: i
 
 def sees_reviewers(grants: Grants) -> bool:
     return grants.has(Role.COORDINATOR) or grants.has(Role.ADMIN)
+
+
+def comment_author(grants: Grants, *, author_id: int, author: str, private: bool,
+                   as_reviewer: bool) -> str | None:
+    """How this user sees who wrote a discussion comment, or None when they may not read it.
+
+    A private note is read by its writer, the coordinator and admins only. What a reviewer
+    writes in the open thread everyone who can read the proposal reads, but under their name
+    only for the writer, the coordinator and admins: to the others it is "A reviewer".
+    """
+    insider = author_id == grants.user.id or sees_reviewers(grants)
+    if private and not insider:
+        return None
+    return author if insider or not as_reviewer else "A reviewer"

@@ -1,0 +1,1 @@
+"""Files attached to a proposal: letters of support, syllabi, employer data."""

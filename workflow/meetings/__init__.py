@@ -1,0 +1,1 @@
+"""The review committee's calendar: meetings, their agendas and the decisions taken there."""
