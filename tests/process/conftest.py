@@ -50,3 +50,7 @@ def pass_rubric(world: World, proposal: Proposal) -> None:
     for who in (world.coordinator, world.reviewer):
         reviewing.save_review(world.session, proposal.id or 0, ReviewSubmission(scores=scores),
                               who.user, "api", world.settings)
+
+
+# The credentials tests' fixtures: a proposal brought to publication.
+from tests.credentials.conftest import in_design_review, publish  # noqa: E402, F401
