@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from api.pages import catalog, designs, office, proposals, reviews, sign_in
+from api.pages import (
+    catalog,
+    credential_reviews,
+    designs,
+    meetings,
+    office,
+    proposal_sections,
+    proposals,
+    reviews,
+    sign_in,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(sign_in.router)
@@ -12,3 +22,6 @@ router.include_router(designs.router)
 router.include_router(proposals.router)
 router.include_router(office.router)
 router.include_router(catalog.router)
+router.include_router(meetings.router)
+router.include_router(proposal_sections.router)
+router.include_router(credential_reviews.router)

@@ -9,6 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.charts import bars
 from api.deps import ReadSessionDep, SessionDep
+from api.pages.credential_reviews import overview_sections
 from api.web import CsrfChecked, chosen_value, render, see_other, settings_of, web_role
 from notifications import outbox
 from notifications.models import OutboxStatus
@@ -30,7 +31,8 @@ def overview(request: Request, session: ReadSessionDep, _me: Coordinator) -> HTM
     summary = dashboard.overview(session, settings_of(request).reminder_days)
     return render(request, "overview.html", summary=summary,
                   count_bars=bars({k: float(v) for k, v in summary.counts.items()}),
-                  day_bars=bars(dict(summary.median_days)))
+                  day_bars=bars(dict(summary.median_days)),
+                  **overview_sections(session, settings_of(request)))
 
 
 @router.get("/admin", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from api.charts import state_diagram
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.pages.designs import design_context
 from api.pages.forms import COMPETENCIES, FIELDS, field_errors, form_values, shown_values
+from api.pages.proposal_sections import sections
 from api.web import CsrfChecked, WebUser, chosen_value, render, see_other, settings_of
 from workflow import dashboard, queries, service
 from workflow.access import Grants, can_edit, standing
@@ -135,6 +136,7 @@ def proposal_page(request: Request, proposal_id: ProposalId, session: ReadSessio
         has_rubric=proposal.review_round > 0,
         result=reviewing.result_of(session, proposal),
         **design_context(request, session, proposal, me),
+        **sections(session, proposal, me, settings_of(request)),
     )
 
 
