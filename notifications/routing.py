@@ -65,16 +65,16 @@ class When(BaseModel):
 
 
 class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
-    on: list[Event]
+    events: list[Event]
     when: When = When()
     to: list[Name]
     note: Annotated[str, StringConstraints(max_length=1000)] = ""
 
     @model_validator(mode="after")
     def _routable(self) -> "Rule":
-        wrong = [e.value for e in self.on if e not in ROUTABLE]
+        wrong = [e.value for e in self.events if e not in ROUTABLE]
         if wrong:
             raise ValueError(f"rules cannot copy the event(s) {', '.join(wrong)}; they may "
                              f"name {', '.join(e.value for e in ROUTABLE)}")
@@ -128,7 +128,7 @@ def copies(session: Session, event: Event, proposal: Proposal, settings: Setting
            ) -> list[Recipient]:
     """The extra recipients the rules give this event about this proposal, each address once,
     with the notes of every rule that reached them."""
-    rules = [r for r in rules_for(settings).rules if event in r.on]
+    rules = [r for r in rules_for(settings).rules if event in r.events]
     if not rules:
         return []
     department = session.get(Department, proposal.department_id)
