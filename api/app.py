@@ -10,7 +10,16 @@ from sqlalchemy import Engine
 from api import errors, pages, web
 from api.forwarded import ForwardedHeaders
 from api.json_bodies import refuse_unreadable_json
-from api.routes import accounts, badges, credentials, email_actions, outbox, proposals, reviews
+from api.routes import (
+    accounts,
+    awards,
+    badges,
+    credentials,
+    email_actions,
+    outbox,
+    proposals,
+    reviews,
+)
 from notifications.inbound import listener
 from notifications.worker import in_background
 from plumbing.database import get_engine, write_session, writer_engine
@@ -65,6 +74,7 @@ def create_app(
     app.include_router(badges.router)
     app.include_router(outbox.router)
     app.include_router(credentials.router)
+    app.include_router(awards.router)
     app.include_router(email_actions.router)
     # After the others: its `POST /api/proposals/{id}/{trigger}` would take their POSTs.
     app.include_router(proposals.router)

@@ -15,7 +15,14 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
+from workflow.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unavailable,
+    Unprocessable,
+    WorkflowError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +31,7 @@ STATUS = {
     Forbidden: status.HTTP_403_FORBIDDEN,
     Conflict: status.HTTP_409_CONFLICT,
     Unprocessable: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

@@ -29,6 +29,7 @@ ROLE_PHRASES = {
     "reviewer": "one of the proposal's reviewers",
     "approver": "one of the proposal's approvers",
     "user": "a user who asked to sign in",
+    "learner": "a learner who earned it",
 }
 
 
@@ -275,6 +276,7 @@ def notify(
     dedupe_key: str | None = None,
     settings: Settings,
     as_of: AsOf | None = None,
+    learner: Recipient | None = None,
 ) -> int:
     """Queue every message the matrix gives this event, each address once.
 
@@ -282,7 +284,7 @@ def notify(
     on since (an event the worker expands); recipients are chosen for that stage.
     """
     owner = actor if actor is not None and actor.id == proposal.owner_id else None
-    resolver = Resolver(session, proposal, settings, named, owner=owner)
+    resolver = Resolver(session, proposal, settings, named, owner=owner, learner=learner)
     state = as_of[0] if as_of else State(proposal.state)
     seen: set[str] = set()
     shared = {

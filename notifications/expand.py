@@ -1,15 +1,22 @@
 """The worker's first step: recorded events (`workflow.events`) become rendered messages."""
 
 import logging
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, delete, select, update
 
 from notifications.compose import notify
+from notifications.matrix import Audience
+from notifications.recipients import Recipient
 from plumbing.database import DATABASE_AWAY, read_session, write_session
 from plumbing.settings import Settings
 from workflow.accounts.models import User
+from workflow.awards.models import Award
+from workflow.awards.service import award_url
+from workflow.credentials.models import Credential
 from workflow.events import Event, OutboxEvent
+from workflow.fields import as_utc
 from workflow.machine import State
 from workflow.proposals.models import Proposal
 
@@ -24,8 +31,28 @@ def expand(session: Session, row: OutboxEvent, settings: Settings) -> int:
     actor = session.get(User, row.actor_id) if row.actor_id is not None else None
     named = list(session.exec(select(User).where(col(User.id).in_(row.named))
                               .order_by(col(User.email))).all()) if row.named else []
+    learner, context = None, None
+    if row.award_id is not None:
+        award = session.get(Award, row.award_id)
+        if award is None:
+            return 0
+        learner = Recipient(email=award.recipient_email, name=award.recipient_name,
+                            role=Audience.LEARNER.value)
+        context = {"award": award_facts(session, award, actor, settings)}
     return notify(session, Event(row.event), proposal, actor=actor, comment=row.comment,
-                  named=named, as_of=(State(row.state), row.version), settings=settings)
+                  named=named, as_of=(State(row.state), row.version), settings=settings,
+                  learner=learner, context=context)
+
+
+def award_facts(session: Session, award: Award, awarder: User | None, settings: Settings
+                ) -> dict[str, Any]:
+    """What the learner's email says of their award."""
+    credential = session.get(Credential, award.credential_id)
+    assert credential is not None
+    return {"title": credential.title, "department": credential.department_name,
+            "issuer": settings.issuer_name, "url": award_url(settings, award.public_id),
+            "awarder": awarder.name if awarder else settings.issuer_name,
+            "expires": f"{as_utc(award.expires_at):%d %B %Y}" if award.expires_at else None}
 
 
 # Passes an event may fail before the worker parks it (it stays, with its error, for an admin).

@@ -18,6 +18,8 @@ class Audience(StrEnum):
     PENDING_REVIEWERS = "pending_reviewer"
     # The people the caller names (the newly assigned reviewers).
     NAMED = "named"
+    # The learner an award was made to.
+    LEARNER = "learner"
 
 
 @dataclass(frozen=True)
@@ -69,4 +71,5 @@ MATRIX: dict[Event, tuple[Notice, ...]] = {
                action_needed=True),
     ),
     Event.ESCALATION: (Notice((A.BADGE_OFFICE,), "overdue"),),
+    Event.AWARDED: (Notice((A.LEARNER,), "awarded to you"),),
 }

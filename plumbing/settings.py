@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     canvas_credentials_token: SecretStr | None = None
     canvas_credentials_issuer_id: str | None = None
     canvas_timeout_seconds: float = 30
+    # Awards: the university's Ed25519 signing key (PEM); the embedded SQLite default keeps
+    # one beside its database when this is not set.
+    signing_key_file: str | None = None
     # Email actions (notifications/inbound/).
     action_token_days: float = 14
     # `serve` also listens for email replies over SMTP on this port when it is set.

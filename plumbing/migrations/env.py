@@ -10,6 +10,7 @@ import notifications.models  # noqa: F401
 import workflow.accounts.models  # noqa: F401
 import workflow.accounts.sign_in  # noqa: F401
 import workflow.audit  # noqa: F401
+import workflow.awards.models  # noqa: F401
 import workflow.credentials.models  # noqa: F401
 import workflow.events  # noqa: F401
 import workflow.proposals.models  # noqa: F401
