@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from api.pages import catalog, designs, office, proposals, reviews, sign_in
+from api.pages import awards, catalog, designs, office, proposals, reviews, sign_in
 
 router = APIRouter(include_in_schema=False)
 router.include_router(sign_in.router)
@@ -12,3 +12,4 @@ router.include_router(designs.router)
 router.include_router(proposals.router)
 router.include_router(office.router)
 router.include_router(catalog.router)
+router.include_router(awards.router)

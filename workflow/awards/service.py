@@ -10,6 +10,7 @@ import json
 import secrets
 from calendar import monthrange
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from workflow.access import Grants
 from workflow.accounts.models import Department, Role, User
 from workflow.audit import Channel
 from workflow.awards import status_list
-from workflow.awards.models import Award, AwardPublic, Recipient
+from workflow.awards.models import Award, AwardPublic, Recipient, SigningKey
 from workflow.awards.signing import (
     OB3_CONTEXT_URL,
     VC2_CONTEXT_URL,
@@ -29,6 +30,7 @@ from workflow.awards.signing import (
     iso,
     sign_document,
     signer,
+    verify_document,
 )
 from workflow.credentials.catalog import by_public_id
 from workflow.credentials.models import Credential, CredentialStatus
@@ -236,3 +238,25 @@ def json_bytes(document: dict[str, Any]) -> bytes:
 def document_bytes(award: Award) -> bytes:
     """The award's credential as it was signed."""
     return json_bytes(award.document)
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the award's page tells an employer: whether the signature is the university's,
+    and whether the award is revoked or expired."""
+
+    signed: bool
+    revoked: bool
+    expired: bool
+
+    @property
+    def valid(self) -> bool:
+        return self.signed and not self.revoked and not self.expired
+
+
+def check(session: Session, award: Award) -> Check:
+    method = award.document.get("proof", [{}])[0].get("verificationMethod")
+    key = session.exec(select(SigningKey).where(SigningKey.key_id == method)).first()
+    signed = key is not None and verify_document(award.document, key.public_multibase)
+    expired = award.expires_at is not None and as_utc(award.expires_at) <= utcnow()
+    return Check(signed=signed, revoked=award.revoked_at is not None, expired=expired)
