@@ -52,7 +52,8 @@ def award_facts(session: Session, award: Award, awarder: User | None, settings: 
     return {"title": credential.title, "department": credential.department_name,
             "issuer": settings.issuer_name, "url": award_url(settings, award.public_id),
             "awarder": awarder.name if awarder else settings.issuer_name,
-            "expires": f"{as_utc(award.expires_at):%B %Y}" if award.expires_at else None}
+            "expires": (f"{as_utc(award.expires_at).day} {as_utc(award.expires_at):%B %Y}"
+                        if award.expires_at else None)}
 
 
 # Passes an event may fail before the worker parks it (it stays, with its error, for an admin).

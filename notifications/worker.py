@@ -18,6 +18,7 @@ from notifications import reminders
 from notifications.sender import DrainReport, Sender
 from plumbing.retry import Clock
 from plumbing.settings import Settings
+from workflow.awards import batches
 from workflow.credentials.canvas import CanvasSender
 from workflow.fields import utcnow
 
@@ -50,6 +51,7 @@ class Worker:
                     next_schedule = time.monotonic() + self.settings.scheduler_interval_seconds
                 report = await self.sender.drain()
                 await self.canvas.drain()  # Canvas Credentials jobs, retried like email
+                await asyncio.to_thread(batches.award_pending, self.engine, self.settings)
             except Exception:
                 # The database may be briefly away; the outbox keeps everything until it is back.
                 log.exception("email worker pass failed; trying again shortly")

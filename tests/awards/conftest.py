@@ -1,16 +1,18 @@
 """Awards tests: a published credential, the service at https://testserver (so its did:web is
 `did:web:testserver`), and an independent Open Badges 3.0 verifier that fetches from it."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.web import SESSION_COOKIE, session_cookie_value
 from plumbing.settings import Settings
-from tests.conftest import World
+from tests.conftest import Person, World
 from tests.credentials.conftest import in_design_review, publish  # noqa: F401
+from tests.web.conftest import Browser
 
 ORIGIN = "https://testserver"
 DID = "did:web:testserver"
@@ -53,3 +55,20 @@ def award(client: TestClient, world: World, credential_id: str,
     assert answer.status_code == 201, answer.text
     made: list[dict[str, Any]] = answer.json()
     return made
+
+
+@pytest.fixture
+def browser(client: TestClient, settings: Settings) -> Iterator[Callable[[Person], Browser]]:
+    """A browser per person, signed in, on the service's https origin (its cookies are
+    Secure there)."""
+    opened: list[TestClient] = []
+
+    def make(person: Person) -> Browser:
+        fresh = TestClient(client.app, base_url=ORIGIN)
+        fresh.cookies.set(SESSION_COOKIE, session_cookie_value(settings, person.user))
+        opened.append(fresh)
+        return Browser(fresh)
+
+    yield make
+    for one in opened:
+        one.close()

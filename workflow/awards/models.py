@@ -93,3 +93,22 @@ class AwardPublic(SQLModel):
     url: str
     credential_url: str
 
+
+
+class AwardBatch(SQLModel, table=True):
+    """A file of learners to award, checked line by line, then awarded by the worker one line
+    at a time, so that the page can show how far it has got."""
+
+    __tablename__ = "award_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(foreign_key="credential.id", index=True)
+    created_by_id: int = Field(foreign_key="app_user.id")
+    filename: str = Field(max_length=200)
+    evidence_url: str | None = Field(default=None, max_length=2000)
+    # checked: a dry run, not started; queued: the worker awards its lines; done
+    status: str = Field(default="checked", max_length=16)
+    # One per line of the file: {"line", "email", "name", "problem", "award", "refused"}.
+    lines: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Timestamp()
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -66,9 +66,11 @@ def awarders_problem(session: Session, grants: Grants, credential: Credential) -
 
 
 def issue(session: Session, public_id: str, recipients: Sequence[Recipient], actor: Grants, *,
-          evidence_url: str | None, via: str | Channel, settings: Settings) -> list[Award]:
+          evidence_url: str | None, via: str | Channel, settings: Settings,
+          commit: bool = True) -> list[Award]:
     """Award the credential to each recipient: sign, store, audit, and record the event that
-    emails each learner; all or nothing."""
+    emails each learner; all or nothing. Without `commit`, the caller commits them with its
+    own change."""
     credential = by_public_id(session, public_id)
     problem = awarders_problem(session, actor, credential)
     if problem:
@@ -93,7 +95,8 @@ def issue(session: Session, public_id: str, recipients: Sequence[Recipient], act
         events.record(session, events.ProposalEvent(
             events.Event.AWARDED, credential.proposal_id, State.PUBLISHED,
             _version(session, credential), actor_id=actor.user.id, award_id=award.id))
-    session.commit()
+    if commit:
+        session.commit()
     return made
 
 

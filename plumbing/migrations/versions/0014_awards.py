@@ -52,6 +52,22 @@ def upgrade() -> None:
     op.create_index('ix_award_credential_id', 'award', ['credential_id'], unique=False)
     op.create_index('ix_award_credential_issued', 'award', ['credential_id', 'issued_at'],
                     unique=False)
+    op.create_table('award_batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('credential_id', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('evidence_url', sa.String(length=2000), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('lines', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['app_user.id'], ),
+    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index('ix_award_batch_credential_id', 'award_batch', ['credential_id'],
+                    unique=False)
     with op.batch_alter_table('outbox_event') as batch:
         batch.add_column(sa.Column('award_id', sa.Integer(), nullable=True))
         batch.create_foreign_key('fk_outbox_event_award_id', 'award', ['award_id'], ['id'])
@@ -61,6 +77,8 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox_event') as batch:
         batch.drop_constraint('fk_outbox_event_award_id', type_='foreignkey')
         batch.drop_column('award_id')
+    op.drop_index('ix_award_batch_credential_id', table_name='award_batch')
+    op.drop_table('award_batch')
     op.drop_index('ix_award_credential_issued', table_name='award')
     op.drop_index('ix_award_credential_id', table_name='award')
     op.drop_table('award')
