@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import markdown
 from api.forwarded import PEER, is_within, networks
+from plumbing import logs
 from plumbing.database import read_session
 from plumbing.settings import Settings
 from workflow.access import Grants, grants_of
@@ -114,7 +115,10 @@ def signed_in_grants(request: Request) -> Grants | None:
             user_id = user_id_from_cookie(settings, request.cookies[SESSION_COOKIE])
             found = session.get(User, user_id) if user_id else None
             user = found if found is not None and found.is_active else None
-        return grants_of(session, user) if user is not None else None
+        if user is None:
+            return None
+        logs.set_actor(user.email)
+        return grants_of(session, user)
 
 
 class SignInRequired(Exception):

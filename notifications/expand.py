@@ -61,10 +61,9 @@ def expand_pending(engine: Engine, settings: Settings, limit: int = 500) -> int:
             except DATABASE_AWAY:
                 # The database's trouble (a restart, a lost connection), not the event's: it is
                 # not counted against the event. A refused value (DataError) is the event's.
+                # The rest would fail the same way: the worker says so once and tries again.
                 session.rollback()
-                log.warning("could not expand outbox event %s: the database failed; trying again "
-                            "on the next pass", event_id, exc_info=True)
-                continue
+                raise
             except Exception as error:
                 session.rollback()
                 _count_failure(session, event_id, attempt, error)
@@ -82,7 +81,8 @@ def _count_failure(session: Session, event_id: int | None, attempt: int,
         session.commit()
     except DATABASE_AWAY:
         session.rollback()
-        log.warning("could not count the failure of outbox event %s", event_id, exc_info=True)
+        log.warning("could not count the failure of outbox event %s: the database failed",
+                    event_id)
     if attempt >= MAX_EVENT_ATTEMPTS:
         log.error("outbox event %s failed %s times and is parked in outbox_event with its "
                   "error; its emails wait until it is fixed", event_id, attempt, exc_info=error)

@@ -2,6 +2,8 @@
 
 import ipaddress
 from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,7 +37,9 @@ class Settings(BaseSettings):
     # Email: reminders, escalation and the outbox sender (notifications/).
     reminder_days: float = 7
     escalation_days: float = 14
-    digest_hour: int = 7  # UTC hour after which the daily digests go out
+    digest_hour: int = 7  # hour (in time_zone) after which the daily digests go out
+    # The office's time zone (IANA name): when its day, and so its digest hour, begins.
+    time_zone: str = "America/Phoenix"
     smtp_timeout_seconds: float = 30
     email_max_attempts: int = 12
     email_backoff_seconds: float = 60
@@ -76,10 +80,31 @@ class Settings(BaseSettings):
     # One-click sign-in as any user on the sign-in page: `serve --demo` turns it on.
     demo_sign_in: bool = False
 
+    # Operations (plumbing/logs.py, api/routes/operations.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # When set, GET /metrics answers only `Authorization: Bearer <this>`.
+    metrics_token: SecretStr | None = None
+
     @property
     def canvas_configured(self) -> bool:
         return bool(self.canvas_credentials_url and self.canvas_credentials_token
                     and self.canvas_credentials_issuer_id)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, such as "
+                             "America/Phoenix)") from error
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
