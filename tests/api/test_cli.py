@@ -6,35 +6,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from api.cli import main
-from plumbing.database import get_engine
-from plumbing.settings import get_settings
-
-
-@pytest.fixture
-def cli_database(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the CLI's settings at this test's database."""
-    url = engine.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("MICROCRED_DATABASE_URL", url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield url
-    get_engine(url).dispose()
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.api.conftest import run
 
 
 def test_users_add_prints_the_user_and_a_working_token_last(

@@ -1,0 +1,91 @@
+"""What `microcred check-config` says of a configuration: the settings a deployment must decide
+and has not, those still holding the University of Arizona's values, and those that are unsafe."""
+
+from dataclasses import dataclass
+from ipaddress import ip_network
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from plumbing.settings import Settings
+
+Kind = Literal["unset", "default", "unsafe"]
+DEVELOPMENT_KEY = "dev-insecure-change-me"
+SHORTEST_KEY = 32
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: Kind
+    setting: str  # the field name; shown as MICROCRED_<NAME>
+    message: str
+
+    def line(self) -> str:
+        return f"{self.kind:<8} MICROCRED_{self.setting.upper()}: {self.message}"
+
+
+# What a deployment must decide, and what happens while it has not.
+MUST_DECIDE = {
+    "database_url": "a SQLite file ./microcred.db in the working directory",
+    "secret_key": "the built-in development key signs sessions; anyone can forge one",
+    "base_url": "links in emails and credentials point to http://127.0.0.1:8000",
+    "smtp_host": "no email leaves the machine: it lands in the dev mailbox",
+    "mail_from": "mail goes out from microcred@localhost",
+    "reply_domain": "email replies go to reply+...@localhost, which no one receives",
+}
+# Values that are the University of Arizona's, right only there.
+ARIZONA = {
+    "badge_office_email": "badge@arizona.edu, the University of Arizona's badge office",
+    "issuer_name": "the University of Arizona issues the badges",
+    "issuer_url": "https://www.arizona.edu is the issuer's address",
+    "time_zone": "America/Phoenix decides when the day (and the digest hour) begins",
+}
+
+
+def findings(settings: Settings) -> list[Finding]:
+    """Every finding, unset first, then defaults, then unsafe values."""
+    chosen = settings.model_fields_set
+    found = [Finding("unset", name, what) for name, what in MUST_DECIDE.items()
+             if name not in chosen]
+    found += [Finding("default", name, what) for name, what in ARIZONA.items()
+              if name not in chosen]
+    return found + unsafe(settings)
+
+
+def unsafe(settings: Settings) -> list[Finding]:
+    found = []
+    key = settings.secret_key.get_secret_value()
+    if key == DEVELOPMENT_KEY or "change-me" in key:
+        found.append(Finding("unsafe", "secret_key", "still the example value; make one with "
+                             "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"))
+    elif len(key) < SHORTEST_KEY:
+        found.append(Finding("unsafe", "secret_key",
+                             f"shorter than {SHORTEST_KEY} characters; easy to guess"))
+    if "change-me" in settings.database_url:
+        found.append(Finding("unsafe", "database_url", "its password is the example's"))
+    if settings.demo_sign_in:
+        found.append(Finding("unsafe", "demo_sign_in",
+                             "the sign-in page lets anyone sign in as anyone"))
+    base = urlsplit(settings.base_url)
+    if base.scheme != "https" and (base.hostname or "") not in LOCAL_HOSTS:
+        found.append(Finding("unsafe", "base_url", "not https: cookies are not Secure and "
+                             "sessions and sign-in links cross the network in clear"))
+    for entry in filter(None, (e.strip() for e in settings.trusted_proxies.split(","))):
+        if ip_network(entry, strict=False).prefixlen == 0:
+            found.append(Finding("unsafe", "trusted_proxies", f"{entry} trusts every address "
+                                 "to forward headers and name the signed-in user"))
+    if settings.smtp_password and not settings.smtp_starttls and settings.smtp_port != 465:
+        found.append(Finding("unsafe", "smtp_password",
+                             "sent without STARTTLS; set MICROCRED_SMTP_STARTTLS=true"))
+    if settings.inbound_secret and len(settings.inbound_secret.get_secret_value()) < 16:
+        found.append(Finding("unsafe", "inbound_secret", "shorter than 16 characters"))
+    return found
+
+
+def settings_problems(error: ValidationError) -> str:
+    """A settings error as lines naming each bad MICROCRED_ variable."""
+    return "; ".join(
+        f"MICROCRED_{str(problem['loc'][0]).upper()}: {problem['msg']}" if problem["loc"]
+        else problem["msg"] for problem in error.errors())
