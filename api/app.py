@@ -76,6 +76,7 @@ def create_app(
     app.add_middleware(RequestLog)
     # X-Forwarded-* from the trusted proxies only, the connecting peer kept for sign-on.
     app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
+    logs.redact_library_loggers()
     errors.install(app)
     app.include_router(operations.router)
     app.include_router(accounts.router)

@@ -64,8 +64,9 @@ class RequestLog:
         REQUEST_SECONDS.labels(method, route).observe(seconds)
         level = logging.DEBUG if path.startswith(QUIET) and status < 500 else logging.INFO
         client = scope.get("client")
-        log.log(level, "%s %s %s %.1fms", method, path, status, seconds * 1000,
-                extra={"method": method, "path": logs.redact(path), "route": route,
+        shown = logs.redact(path)
+        log.log(level, "%s %s %s %.1fms", method, shown, status, seconds * 1000,
+                extra={"method": method, "path": shown, "route": route,
                        "status": status, "duration_ms": round(seconds * 1000, 1),
                        "client": client[0] if client else None,
                        "request_id": context.request_id, "actor": context.actor})

@@ -131,6 +131,26 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, default=str))
 
 
+class RedactRecord(logging.Filter):
+    """Redact a record itself, for loggers whose lines other handlers read too (uvicorn's
+    access log, when someone runs uvicorn with it on)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_library_loggers() -> None:
+    """Put RedactRecord on uvicorn's loggers, once."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        library = logging.getLogger(name)
+        if not any(isinstance(f, RedactRecord) for f in library.filters):
+            library.addFilter(RedactRecord())
+
+
 class _StandardError(logging.Handler):
     """Writes to whatever sys.stderr is when the line is logged (systemd's journal, a
     terminal, a test's capture), never to a stream remembered from start-up."""

@@ -6,7 +6,7 @@ from ipaddress import ip_network
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from plumbing.settings import Settings
 
@@ -14,6 +14,11 @@ Kind = Literal["unset", "default", "unsafe"]
 DEVELOPMENT_KEY = "dev-insecure-change-me"
 SHORTEST_KEY = 32
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# What the example configuration's placeholders contain.
+EXAMPLE_MARKS = ("change-me", "example.edu", "example.com", "example.org", "Example University")
+# Keys and passwords left at an example value are unsafe, not merely undecided.
+SECRETS = {"secret_key", "database_url", "inbound_secret", "metrics_token",
+           "trusted_proxy_secret", "smtp_password"}
 
 
 @dataclass(frozen=True)
@@ -49,16 +54,24 @@ def findings(settings: Settings) -> list[Finding]:
     chosen = settings.model_fields_set
     found = [Finding("unset", name, what) for name, what in MUST_DECIDE.items()
              if name not in chosen]
+    found += [Finding("unset", name, "still the example's value (deploy/microcred.env)")
+              for name in sorted(chosen) if name not in SECRETS and is_example(settings, name)]
     found += [Finding("default", name, what) for name, what in ARIZONA.items()
               if name not in chosen]
     return found + unsafe(settings)
+
+
+def is_example(settings: Settings, name: str) -> bool:
+    value = getattr(settings, name)
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return isinstance(text, str) and any(mark in text for mark in EXAMPLE_MARKS)
 
 
 def unsafe(settings: Settings) -> list[Finding]:
     found = []
     key = settings.secret_key.get_secret_value()
     if key == DEVELOPMENT_KEY or "change-me" in key:
-        found.append(Finding("unsafe", "secret_key", "still the example value; make one with "
+        found.append(Finding("unsafe", "secret_key", "still the example's value; make one with "
                              "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"))
     elif len(key) < SHORTEST_KEY:
         found.append(Finding("unsafe", "secret_key",
@@ -79,8 +92,14 @@ def unsafe(settings: Settings) -> list[Finding]:
     if settings.smtp_password and not settings.smtp_starttls and settings.smtp_port != 465:
         found.append(Finding("unsafe", "smtp_password",
                              "sent without STARTTLS; set MICROCRED_SMTP_STARTTLS=true"))
-    if settings.inbound_secret and len(settings.inbound_secret.get_secret_value()) < 16:
-        found.append(Finding("unsafe", "inbound_secret", "shorter than 16 characters"))
+    for name in sorted(SECRETS - {"secret_key", "database_url"}):
+        value = getattr(settings, name, None)
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(secret, str) and "change-me" in secret:
+            found.append(Finding("unsafe", name, "still the example's value"))
+        elif isinstance(secret, str) and secret and name != "smtp_password" \
+                and len(secret) < 16:
+            found.append(Finding("unsafe", name, "shorter than 16 characters; easy to guess"))
     return found
 
 
