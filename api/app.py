@@ -25,8 +25,19 @@ from notifications.inbound import listener
 from notifications.worker import in_background
 from plumbing import logs
 from plumbing.database import get_engine, write_session, writer_engine
-from plumbing.settings import Settings, get_settings
+from plumbing.settings import ConfigurationError, Settings, get_settings
 from workflow.reviews.rubrics import install_rubrics
+
+
+def proxy_secret(settings: Settings) -> str | None:
+    """The proxy's secret; a single sign-on header without one is refused, since any process
+    that reaches a web process could then name any user."""
+    secret = settings.trusted_proxy_secret
+    if settings.trusted_user_header and secret is None:
+        raise ConfigurationError(
+            "MICROCRED_TRUSTED_USER_HEADER needs MICROCRED_TRUSTED_PROXY_SECRET, which the "
+            "proxy sends as X-Microcred-Proxy-Secret (docs/deployment.md)")
+    return secret.get_secret_value() if secret else None
 
 
 def create_app(
@@ -75,7 +86,8 @@ def create_app(
     # One line and one count per request; inside ForwardedHeaders, so it logs the client.
     app.add_middleware(RequestLog)
     # X-Forwarded-* from the trusted proxies only, the connecting peer kept for sign-on.
-    app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies,
+                       proxy_secret=proxy_secret(settings))
     logs.redact_library_loggers()
     errors.install(app)
     app.include_router(operations.router)

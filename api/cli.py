@@ -1,8 +1,12 @@
 """The `microcred` command line."""
 
 import argparse
+import os
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -47,16 +51,39 @@ def serve(args: argparse.Namespace) -> int:
         with write_session(engine) as session:
             print(seed(session, settings))
         print(f"Web pages: http://{args.host}:{args.port}/sign-in (one click per demo user)")
-    print(f"microcred on http://{args.host}:{args.port} "
-          f"(database {shown_url(settings.database_url)})")
+    where = f"the Unix socket {args.uds}" if args.uds else f"http://{args.host}:{args.port}"
+    print(f"microcred on {where} (database {shown_url(settings.database_url)})")
     print(_mail_destination(settings, f"http://{args.host}:{args.port}"))
     if settings.inbound_smtp_port:
         print(f"email replies: SMTP on {settings.inbound_smtp_host}:{settings.inbound_smtp_port}")
     # X-Forwarded-* are read by the app itself (api/forwarded.py), from MICROCRED_TRUSTED_PROXIES.
     # Logging is ours (plumbing/logs.py): one redacting line per request, no access log.
+    if args.uds:
+        serve_on_socket(app, args.uds)
+        return 0
     uvicorn.run(app, host=args.host, port=args.port, proxy_headers=False, log_config=None,
                 access_log=False)
     return 0
+
+
+def serve_on_socket(app: Any, path: str) -> None:
+    """Serve on a Unix socket that only this user and its group may connect to (the proxy
+    joins the group); uvicorn's own `--uds` would make it writable by everyone."""
+    import uvicorn
+
+    target = Path(path)
+    if target.is_socket():
+        target.unlink()  # left by a process that was killed
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    umask = os.umask(0o117)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(umask)
+    # uvicorn ends the process with the signal that stopped it; the next start removes the
+    # socket file left behind.
+    uvicorn.run(app, fd=listener.fileno(), proxy_headers=False, log_config=None,
+                access_log=False)
 
 
 def _mail_destination(settings: Settings, base: str) -> str:
@@ -127,8 +154,6 @@ class ProgressBar:
 
 
 def import_catalog(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from workflow.credentials.catalog_import import import_catalog as run_import
 
     path = Path(args.file)
@@ -168,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--demo", action="store_true", help="seed demo departments, users, proposals")
+    p.add_argument("--uds", metavar="PATH",
+                   help="listen on this Unix socket (mode 0660) instead of --host and --port")
     p.set_defaults(run=serve)
 
     commands.add_parser(

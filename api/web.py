@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import markdown
-from api.forwarded import PEER, is_within, networks
+from api.forwarded import FROM_PROXY
 from plumbing import logs
 from plumbing.database import read_session
 from plumbing.settings import Settings
@@ -96,10 +96,9 @@ def end_session(response: Response, settings: Settings) -> None:
 
 
 def from_trusted_proxy(settings: Settings, request: Request) -> bool:
-    """Whether the connection itself (not what a forwarded header claims) came from a proxy
-    the settings trust."""
-    peer = request.scope.get(PEER) or (request.client.host if request.client else None)
-    return is_within(peer, networks(settings.trusted_proxies))
+    """Whether the request came from the proxy, with its secret (api/forwarded.py decided, on
+    the connection itself, not on what a forwarded header claims)."""
+    return settings.trusted_proxy_secret is not None and bool(request.scope.get(FROM_PROXY))
 
 
 def signed_in_grants(request: Request) -> Grants | None:

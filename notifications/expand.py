@@ -7,6 +7,7 @@ from sqlmodel import Session, col, delete, select, update
 
 from notifications.compose import notify
 from plumbing.database import DATABASE_AWAY, read_session, write_session
+from plumbing.logs import Throttled
 from plumbing.settings import Settings
 from workflow.accounts.models import User
 from workflow.events import Event, OutboxEvent
@@ -14,6 +15,7 @@ from workflow.machine import State
 from workflow.proposals.models import Proposal
 
 log = logging.getLogger(__name__)
+database_away = Throttled(log, 10)
 
 
 def expand(session: Session, row: OutboxEvent, settings: Settings) -> int:
@@ -61,9 +63,11 @@ def expand_pending(engine: Engine, settings: Settings, limit: int = 500) -> int:
             except DATABASE_AWAY:
                 # The database's trouble (a restart, a lost connection), not the event's: it is
                 # not counted against the event. A refused value (DataError) is the event's.
-                # The rest would fail the same way: the worker says so once and tries again.
+                # The rest would fail the same way: this pass ends, saying so once.
                 session.rollback()
-                raise
+                database_away.warning("could not expand outbox events: the database failed; "
+                                      "trying again on the next pass")
+                return queued
             except Exception as error:
                 session.rollback()
                 _count_failure(session, event_id, attempt, error)

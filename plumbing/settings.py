@@ -9,6 +9,10 @@ from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ConfigurationError(ValueError):
+    """Settings that cannot work together; the message names them."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MICROCRED_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -77,6 +81,8 @@ class Settings(BaseSettings):
     # comma-separated IPs or CIDRs.
     trusted_user_header: str | None = None
     trusted_proxies: str = ""
+    # The proxy sends it as X-Microcred-Proxy-Secret; the user header counts only with it.
+    trusted_proxy_secret: SecretStr | None = None
     # One-click sign-in as any user on the sign-in page: `serve --demo` turns it on.
     demo_sign_in: bool = False
 

@@ -81,6 +81,10 @@ def unsafe(settings: Settings) -> list[Finding]:
     if settings.demo_sign_in:
         found.append(Finding("unsafe", "demo_sign_in",
                              "the sign-in page lets anyone sign in as anyone"))
+    if settings.trusted_user_header and settings.trusted_proxy_secret is None:
+        found.append(Finding("unsafe", "trusted_user_header", "set without "
+                             "MICROCRED_TRUSTED_PROXY_SECRET: any process reaching a web process "
+                             "could sign in as anyone (the web processes refuse to start)"))
     base = urlsplit(settings.base_url)
     if base.scheme != "https" and (base.hostname or "") not in LOCAL_HOSTS:
         found.append(Finding("unsafe", "base_url", "not https: cookies are not Secure and "

@@ -183,7 +183,8 @@ def test_check_config_names_unset_arizona_defaults_and_unsafe_values(
     for name, value in {"MICROCRED_BASE_URL": "http://microcred.example.edu",
                         "MICROCRED_SECRET_KEY": "short",
                         "MICROCRED_TRUSTED_PROXIES": "0.0.0.0/0",
-                        "MICROCRED_DEMO_SIGN_IN": "true"}.items():
+                        "MICROCRED_DEMO_SIGN_IN": "true",
+                        "MICROCRED_TRUSTED_USER_HEADER": "X-Remote-User"}.items():
         monkeypatch.setenv(name, value)
     code, out, _ = run(capsys, "check-config")
     assert code == 1
@@ -195,7 +196,8 @@ def test_check_config_names_unset_arizona_defaults_and_unsafe_values(
     assert any(line.startswith("default  MICROCRED_ISSUER_NAME") for line in lines)
     unsafe = [line.split(":")[0] for line in lines if line.startswith("unsafe")]
     assert unsafe == ["unsafe   MICROCRED_SECRET_KEY", "unsafe   MICROCRED_DEMO_SIGN_IN",
-                      "unsafe   MICROCRED_BASE_URL", "unsafe   MICROCRED_TRUSTED_PROXIES"]
+                      "unsafe   MICROCRED_TRUSTED_USER_HEADER", "unsafe   MICROCRED_BASE_URL",
+                      "unsafe   MICROCRED_TRUSTED_PROXIES"]
 
 
 def test_check_config_passes_a_decided_safe_configuration(

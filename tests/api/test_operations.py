@@ -178,3 +178,19 @@ def test_metrics_keep_answering_with_the_database_away() -> None:
     assert metric(body, "microcred_database_up") == 0
     away.dispose()
 
+
+
+def test_each_postgresql_connection_names_its_kind_of_process(
+        postgres_engine: Engine, settings: Settings) -> None:
+    url = postgres_engine.url.render_as_string(hide_password=False)
+    web = create_app(settings.model_copy(update={"database_url": url})).state.engine
+    worker = build_engine(url, application_name="microcred-worker")
+    named = build_engine(url + "?application_name=reporting", application_name="microcred-cli")
+    try:
+        for engine, name in ((web, "microcred-web"), (worker, "microcred-worker"),
+                             (named, "reporting")):
+            with engine.connect() as conn:
+                assert conn.execute(text("SHOW application_name")).scalar_one() == name
+    finally:
+        for engine in (web, worker, named):
+            engine.dispose()
