@@ -180,7 +180,7 @@ def test_check_config_names_unset_arizona_defaults_and_unsafe_values(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env file here
-    for name, value in {"MICROCRED_BASE_URL": "http://microcred.example.edu",
+    for name, value in {"MICROCRED_BASE_URL": "http://microcred.university.test",
                         "MICROCRED_SECRET_KEY": "short",
                         "MICROCRED_TRUSTED_PROXIES": "0.0.0.0/0",
                         "MICROCRED_DEMO_SIGN_IN": "true",
@@ -206,10 +206,10 @@ def test_check_config_passes_a_decided_safe_configuration(
     monkeypatch.chdir(tmp_path)
     decided = {
         "DATABASE_URL": "postgresql+psycopg://microcred:Zq8v-long-password@db/microcred",
-        "SECRET_KEY": "k" * 43, "BASE_URL": "https://microcred.example.edu",
-        "SMTP_HOST": "smtp.example.edu", "MAIL_FROM": "Micro <m@example.edu>",
-        "REPLY_DOMAIN": "reply.example.edu", "BADGE_OFFICE_EMAIL": "badges@example.edu",
-        "ISSUER_NAME": "Example University", "ISSUER_URL": "https://www.example.edu",
+        "SECRET_KEY": "k" * 43, "BASE_URL": "https://microcred.university.test",
+        "SMTP_HOST": "smtp.university.test", "MAIL_FROM": "Micro <m@university.test>",
+        "REPLY_DOMAIN": "reply.university.test", "BADGE_OFFICE_EMAIL": "badges@university.test",
+        "ISSUER_NAME": "State University", "ISSUER_URL": "https://www.university.test",
         "TIME_ZONE": "America/Chicago",
     }
     for name, value in decided.items():
