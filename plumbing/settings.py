@@ -20,6 +20,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./microcred.db"
     secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    # Earlier keys, comma-separated: what they signed still verifies while a key is rotated.
+    old_secret_keys: SecretStr = SecretStr("")
     base_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -91,6 +93,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # When set, GET /metrics answers only `Authorization: Bearer <this>`.
     metrics_token: SecretStr | None = None
+
+    def verifying_keys(self) -> list[bytes]:
+        """The key that signs, then the earlier ones that still verify."""
+        old = [k.strip() for k in self.old_secret_keys.get_secret_value().split(",")]
+        return [self.secret_key.get_secret_value().encode()] + [k.encode() for k in old if k]
 
     @property
     def canvas_configured(self) -> bool:

@@ -76,6 +76,9 @@ def unsafe(settings: Settings) -> list[Finding]:
     elif len(key) < SHORTEST_KEY:
         found.append(Finding("unsafe", "secret_key",
                              f"shorter than {SHORTEST_KEY} characters; easy to guess"))
+    if any(len(k) < SHORTEST_KEY for k in settings.verifying_keys()[1:]):
+        found.append(Finding("unsafe", "old_secret_keys",
+                             f"a key shorter than {SHORTEST_KEY} characters"))
     if "change-me" in settings.database_url:
         found.append(Finding("unsafe", "database_url", "its password is the example's"))
     if settings.demo_sign_in:

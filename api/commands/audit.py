@@ -13,7 +13,7 @@ from workflow.audit_checkpoint import as_text, parse, problem, take
 
 def signing_keys(settings: Settings) -> list[bytes]:
     """The key new checkpoints are signed with, first, then any that still verify old ones."""
-    return [settings.secret_key.get_secret_value().encode()]
+    return settings.verifying_keys()
 
 
 def audit_verify(args: argparse.Namespace) -> int:

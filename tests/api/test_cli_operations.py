@@ -226,3 +226,24 @@ def test_check_config_names_a_setting_that_cannot_be_read(
     code, out, _ = run(capsys, "check-config")
     assert code == 1
     assert out.startswith("invalid  MICROCRED_TIME_ZONE: Value error, unknown time zone")
+
+
+def test_a_checkpoint_still_verifies_after_the_key_is_rotated_while_the_old_key_is_listed(
+        cli_database: str, engine: Engine, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with Session(engine) as session:
+        add_department(session, DepartmentCreate(code="CS", name="Computer Science"))
+    add_history(engine, ["First"])
+    old, new = "o" * 43, "n" * 43
+    monkeypatch.setenv("MICROCRED_SECRET_KEY", old)
+    get_settings.cache_clear()
+    checkpoint = tmp_path / "checkpoint.json"
+    assert run(capsys, "audit", "checkpoint", "--out", str(checkpoint))[0] == 0
+    monkeypatch.setenv("MICROCRED_SECRET_KEY", new)
+    monkeypatch.setenv("MICROCRED_OLD_SECRET_KEYS", old)
+    get_settings.cache_clear()
+    assert run(capsys, "audit", "verify", "--checkpoint", str(checkpoint))[0] == 0
+    monkeypatch.setenv("MICROCRED_OLD_SECRET_KEYS", "")
+    get_settings.cache_clear()
+    code, out, _ = run(capsys, "audit", "verify", "--checkpoint", str(checkpoint))
+    assert code == 1 and "signature does not match" in out
