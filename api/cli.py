@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from api.commands import audit, cli_engine, configuration, database
+from api.commands import audit, cli_engine, configuration, database, people
 from plumbing import logs
 from plumbing.database import is_sqlite, shown_url, write_session
 from plumbing.migrate import upgrade
@@ -19,7 +19,7 @@ from plumbing.settings import Settings, get_settings
 from plumbing.settings_check import settings_problems
 from rubric.definitions import RubricError
 from workflow.accounts.models import DepartmentCreate, Role
-from workflow.accounts.service import add_department, add_user, issue_token
+from workflow.accounts.service import add_department, add_user, issue_token, user_by_email
 from workflow.errors import WorkflowError
 from workflow.machine import mermaid
 
@@ -122,10 +122,16 @@ def inbound_smtp(args: argparse.Namespace) -> int:
 def users_add(args: argparse.Namespace) -> int:
     roles = [Role(r) for value in args.role for r in value.split(",")]
     with write_session(_engine()) as session:
+        existed = user_by_email(session, args.email) is not None
         user = add_user(session, args.email, args.name, roles, args.department)
-        token = issue_token(session, user, label="cli")
+        token = issue_token(session, user, label="cli") if args.new_token or not existed \
+            else None
     where = f" in {args.department}" if args.department else ""
     print(f"user {user.email} ({user.name}): {', '.join(roles)}{where}")
+    if token is None:
+        print(f"{user.email} already existed: no new API token (`microcred tokens list "
+              f"{user.email}` shows theirs; --new-token makes one)")
+        return 0
     print(token)
     return 0
 
@@ -217,7 +223,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--role", required=True, action="append",
                    help="submitter, department_lead, coordinator, reviewer or admin; repeatable")
     p.add_argument("--department", help="department code, for submitter and department_lead")
+    p.add_argument("--new-token", action="store_true",
+                   help="print a new API token even if the user already exists")
     p.set_defaults(run=users_add)
+    people.add_user_commands(users)
+    people.add_token_commands(commands.add_parser("tokens", help="API tokens"))
 
     departments = commands.add_parser("departments", help="manage departments").add_subparsers(
         dest="departments", required=True)

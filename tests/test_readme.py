@@ -25,3 +25,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert "pytest" in test_command
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test_command in ci_lines
+
+
+def test_the_readme_stays_under_25_kb() -> None:
+    assert len(README.encode()) < 25_000

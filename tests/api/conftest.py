@@ -1,5 +1,6 @@
 """The command line's tests run `microcred` against the test's own database."""
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,14 @@ def cli_database(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    """Run `microcred` in this process; the logging it sets up is undone after it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        code = main(list(argv))
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
