@@ -154,7 +154,7 @@ def apply(
     try:
         if new_state is State.PUBLISHED:
             publishing.publish(session, proposal, actor=actor, channel=channel,
-                                settings=settings)
+                               settings=settings)
         elif new_state is State.RETIRED:
             publishing.retire(session, proposal, settings=settings)
     except Unprocessable:

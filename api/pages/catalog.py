@@ -74,7 +74,7 @@ def catalog(
     if problems:
         return render(request, "catalog.html", status_code=422, **context)
     page = listing.catalog(session, settings_of(request), limit=limit,
-                               cursor=cursor or None, **chosen)
+                           cursor=cursor or None, **chosen)
     context["items"] = page.items
     if page.next_cursor:
         more = {**sent, "cursor": page.next_cursor}

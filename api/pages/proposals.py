@@ -156,5 +156,5 @@ def assign_reviewers(
     reviewer: Annotated[list[str], Form(max_length=20)],
 ) -> Response:
     assignment.assign_reviewers(session, proposal_id, [r.strip().lower() for r in reviewer],
-                             me.user, Channel.WEB, settings)
+                                me.user, Channel.WEB, settings)
     return see_other(f"/proposals/{proposal_id}?done=reviewers_assigned")

@@ -139,7 +139,7 @@ def assign_reviewers(
     me: CurrentUser, settings: SettingsDep,
 ) -> AssignedReviewers:
     assignment.assign_reviewers(session, proposal_id, body.reviewers, me.user, Channel.API,
-                             settings)
+                                settings)
     proposal = session.get(Proposal, proposal_id)
     assert proposal is not None
     ids = _assigned_ids(session, proposal)

@@ -76,7 +76,7 @@ def pass_rubric(world: World, proposal: Proposal) -> None:
     scores = {criterion.key: "exemplary" for criterion in rubric.criteria}
     for who in (world.coordinator, world.reviewer):
         reviewing.save_review(world.session, proposal.id or 0, ReviewSubmission(scores=scores),
-                            who.user, "api", world.settings)
+                              who.user, "api", world.settings)
 
 
 def test_a_proposal_lifecycle_mails_the_right_people(
@@ -113,14 +113,14 @@ def test_a_proposal_lifecycle_mails_the_right_people(
     check(mails[OWNER], p, OWNER, "resubmitted")
 
     assignment.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api",
-                             world.settings)
+                                world.settings)
     mails = delivered(engine, mail_settings, smtp_server)
     assert set(mails) == {REVIEWER}
     check(mails[REVIEWER], p, REVIEWER, "you are asked to review it",
           says=("Badge asked you to review",))
     # Assigning the same reviewer again tells nobody twice.
     assignment.assign_reviewers(world.session, pid, [REVIEWER], world.coordinator.user, "api",
-                             world.settings)
+                                world.settings)
     assert delivered(engine, mail_settings, smtp_server) == {}
 
     world.fire(p, "approve", world.lead)

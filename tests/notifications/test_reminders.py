@@ -71,7 +71,7 @@ def test_rubric_review_reminds_the_badge_office_and_reviewers_who_have_not_score
     from workflow.reviews import assignment
 
     assignment.assign_reviewers(world.session, p.id or 0, [world.reviewer.email],
-                             world.coordinator.user, "api", settings)
+                                world.coordinator.user, "api", settings)
     schedule(engine, settings, utcnow() + timedelta(days=8))
     assert sorted(to for to, _ in queued(engine, "reminder")) == [
         "badge@arizona.edu", "reviewer@arizona.edu"]

@@ -143,7 +143,7 @@ class Lifecycles(RuleBasedStateMachine):
             return
         coordinator, reviewer = self.people["coordinator"], self.people["reviewer"]
         assignment.assign_reviewers(self.session, pid, [reviewer.email], coordinator, "api",
-                                 self.settings)
+                                    self.settings)
         rubric = rubrics.rubric_version(self.session, "microcredential")
         best = ReviewSubmission(scores={c.key: "exemplary" for c in rubric.criteria})
         for person in (coordinator, reviewer):
