@@ -15,9 +15,12 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from plumbing.logs import Throttled, first_line
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
 
 log = logging.getLogger(__name__)
+# Under load, an outage fails every request: one line per interval says so, with the count.
+database_away = Throttled(log, 10)
 
 STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -101,7 +104,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def no_connection_free(_request: Request, error: PoolTimeout) -> JSONResponse:
-        log.warning("no database connection came free in time: %s", error)
+        database_away.warning("no database connection came free in time: %s", error)
         return JSONResponse({"detail": "the database is busy; retry shortly"},
                             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                             headers={"Retry-After": "2"})
@@ -115,7 +118,7 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"detail": detail}, status_code=code,
                                 headers={"Retry-After": "30"})
         # Busy past the timeout, or the server went away: the client may simply retry.
-        log.warning("database unavailable: %s", error.orig)
+        database_away.warning("database unavailable, answering 503: %s", first_line(error))
         return JSONResponse(
             {"detail": "the database is busy or unavailable; retry shortly"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

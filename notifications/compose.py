@@ -29,6 +29,7 @@ ROLE_PHRASES = {
     "reviewer": "one of the proposal's reviewers",
     "approver": "one of the proposal's approvers",
     "user": "a user who asked to sign in",
+    "checkpoint_keeper": "the keeper of this service's audit checkpoints",
 }
 
 

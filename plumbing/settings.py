@@ -2,9 +2,15 @@
 
 import ipaddress
 from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(ValueError):
+    """Settings that cannot work together; the message names them."""
 
 
 class Settings(BaseSettings):
@@ -14,6 +20,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./microcred.db"
     secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    # Earlier keys, comma-separated: what they signed still verifies while a key is rotated.
+    old_secret_keys: SecretStr = SecretStr("")
     base_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -35,7 +43,9 @@ class Settings(BaseSettings):
     # Email: reminders, escalation and the outbox sender (notifications/).
     reminder_days: float = 7
     escalation_days: float = 14
-    digest_hour: int = 7  # UTC hour after which the daily digests go out
+    digest_hour: int = 7  # hour (in time_zone) after which the daily digests go out
+    # The office's time zone (IANA name): when its day, and so its digest hour, begins.
+    time_zone: str = "America/Phoenix"
     smtp_timeout_seconds: float = 30
     email_max_attempts: int = 12
     email_backoff_seconds: float = 60
@@ -73,13 +83,41 @@ class Settings(BaseSettings):
     # comma-separated IPs or CIDRs.
     trusted_user_header: str | None = None
     trusted_proxies: str = ""
+    # The proxy sends it as X-Microcred-Proxy-Secret; the user header counts only with it.
+    trusted_proxy_secret: SecretStr | None = None
     # One-click sign-in as any user on the sign-in page: `serve --demo` turns it on.
     demo_sign_in: bool = False
+
+    # Operations (plumbing/logs.py, api/routes/operations.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # When set, GET /metrics answers only `Authorization: Bearer <this>`.
+    metrics_token: SecretStr | None = None
+
+    def verifying_keys(self) -> list[bytes]:
+        """The key that signs, then the earlier ones that still verify."""
+        old = [k.strip() for k in self.old_secret_keys.get_secret_value().split(",")]
+        return [self.secret_key.get_secret_value().encode()] + [k.encode() for k in old if k]
 
     @property
     def canvas_configured(self) -> bool:
         return bool(self.canvas_credentials_url and self.canvas_credentials_token
                     and self.canvas_credentials_issuer_id)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, such as "
+                             "America/Phoenix)") from error
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

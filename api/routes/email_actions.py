@@ -4,7 +4,6 @@
 `POST /actions/{token}` does it. The token is the capability, so no session is needed.
 """
 
-import logging
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any
@@ -143,19 +142,3 @@ async def inbound_email(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or missing X-Inbound-Secret")
     received = await run_in_threadpool(receive.receive, engine, raw, settings)
     return {"status": received.outcome, "reason": received.reason}
-
-
-class RedactTokens(logging.Filter):
-    """Keep action tokens out of the access log: the path holds one."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                action_tokens.redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def install_log_redaction() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactTokens) for f in access.filters):
-        access.addFilter(RedactTokens())

@@ -350,11 +350,3 @@ def problem(ready: Preview) -> str | None:
     if ready.facts["unmet"]:
         return "This cannot be approved yet: " + "; ".join(ready.facts["unmet"]) + "."
     return None
-
-
-ACTION_PATH = re.compile(r"/actions/[^/?#\s]+")
-
-
-def redact(text: str) -> str:
-    """Replace the token in an `/actions/<token>` path, for logs."""
-    return ACTION_PATH.sub("/actions/<token>", text)

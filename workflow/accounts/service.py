@@ -18,7 +18,7 @@ from workflow.accounts.models import (
     RolePublic,
     User,
 )
-from workflow.errors import Conflict, Unprocessable
+from workflow.errors import Conflict, NotFound, Unprocessable
 
 TOKEN_PREFIX = "mc_"
 
@@ -117,3 +117,66 @@ def describe(session: Session, grants: Grants) -> Me:
     return Me(id=user.id or 0, email=user.email, name=user.name, roles=roles,
               departments=sorted(codes.values()))
 
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def known_user(session: Session, email: str) -> User:
+    user = user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"no user {email.strip().lower()}")
+    return user
+
+
+def deactivate_user(session: Session, email: str) -> User:
+    """Stop a user: their tokens, sessions and single sign-on no longer let them in. Their
+    proposals, reviews and audit entries stay."""
+    user = known_user(session, email)
+    user.is_active = False
+    session.add(user)
+    session.commit()
+    return user
+
+
+def remove_role(session: Session, email: str, role: Role,
+                department_code: str | None = None) -> User:
+    """Take one role from a user (a department role in the department named)."""
+    user = known_user(session, email)
+    department_id = None
+    if role in DEPARTMENT_ROLES:
+        if department_code is None:
+            raise Unprocessable(f"the {role} role needs --department")
+        department = department_by_code(session, department_code)
+        if department is None:
+            raise Unprocessable(f"unknown department {department_code}")
+        department_id = department.id
+    grant = session.exec(select(RoleGrant).where(
+        RoleGrant.user_id == user.id, RoleGrant.role == role.value,
+        RoleGrant.department_id == department_id)).first()
+    if grant is None:
+        where = f" in {department_code}" if department_id is not None else ""
+        raise NotFound(f"{user.email} does not hold the {role} role{where}")
+    session.delete(grant)
+    session.commit()
+    return user
+
+
+def tokens_of(session: Session, email: str) -> list[ApiToken]:
+    """A user's API tokens, oldest first (only their hashes are kept, never the tokens)."""
+    user = known_user(session, email)
+    return list(session.exec(select(ApiToken).where(ApiToken.user_id == user.id)
+                             .order_by(col(ApiToken.id))).all())
+
+
+def revoke_token(session: Session, token_id: int) -> tuple[ApiToken, User]:
+    """Delete an API token: requests bearing it are refused from now on."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"no API token {token_id}")
+    user = session.get(User, token.user_id)
+    assert user is not None  # a foreign key
+    session.delete(token)
+    session.commit()
+    return token, user
