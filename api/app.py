@@ -14,6 +14,7 @@ from api.routes import accounts, badges, credentials, email_actions, outbox, pro
 from notifications.inbound import listener
 from notifications.worker import in_background
 from plumbing.database import get_engine, write_session, writer_engine
+from plumbing.secret_key import WeakSecretKey, require_secret_key
 from plumbing.settings import Settings, get_settings
 from workflow.reviews.rubrics import install_rubrics
 
@@ -27,7 +28,14 @@ def create_app(
     With `with_worker` (or MICROCRED_EMAIL_WORKER_IN_WEB) the email worker runs beside it; with
     `with_inbound_smtp` and MICROCRED_INBOUND_SMTP_PORT set, the listener for email replies too.
     """
-    settings = settings or get_settings()
+    if settings is None:
+        # Built from the environment, as `uvicorn --factory api.app:create_app` does: a
+        # service about to start, so a missing or weak key stops it here.
+        settings = get_settings()
+        try:
+            require_secret_key(settings)
+        except WeakSecretKey as error:
+            raise SystemExit(f"microcred: {error}") from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,10 +4,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from plumbing.database import get_engine, is_sqlite, read_session, write_session
 from plumbing.migrate import upgrade
+from plumbing.secret_key import WeakSecretKey, demo_key, require_secret_key
 from plumbing.settings import Settings, get_settings
 from rubric.definitions import RubricError
 from workflow import audit
@@ -33,6 +35,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo:
         # The sign-in page offers one click per demo user; never outside demo mode.
         settings = settings.model_copy(update={"demo_sign_in": True})
+        if settings.secret_key is None:
+            settings = settings.model_copy(
+                update={"secret_key": SecretStr(demo_key(settings.database_url))})
+    require_secret_key(settings)
     engine = _engine()
     if is_sqlite(engine):
         # The embedded default looks after its own schema; PostgreSQL deployments run `db upgrade`.
@@ -63,6 +69,7 @@ def worker(_args: argparse.Namespace) -> int:
     from notifications.worker import run_forever
 
     settings = get_settings()
+    require_secret_key(settings)
     engine = _engine()
     if is_sqlite(engine):
         upgrade(engine)
@@ -76,6 +83,7 @@ def inbound_smtp(args: argparse.Namespace) -> int:
     from notifications.inbound.listener import run_forever
 
     settings = get_settings()
+    require_secret_key(settings)
     engine = _engine()
     if is_sqlite(engine):
         upgrade(engine)
@@ -232,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
+    except WeakSecretKey as error:
+        print(f"microcred: {error}", file=sys.stderr)
+        return 2
     except (WorkflowError, RubricError, ValueError) as error:
         detail = error.detail if isinstance(error, WorkflowError) else error
         print(f"microcred: {detail}", file=sys.stderr)

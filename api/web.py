@@ -49,7 +49,14 @@ def settings_of_app(app: FastAPI) -> Settings:
     return settings
 
 
+# Without a configured key (tests, library use) sessions are signed with a key of this process
+# alone, never a constant: the commands that start services refuse to run without a real one.
+PROCESS_KEY = secrets.token_bytes(32)
+
+
 def _secret(settings: Settings) -> bytes:
+    if settings.secret_key is None:
+        return PROCESS_KEY
     return settings.secret_key.get_secret_value().encode()
 
 

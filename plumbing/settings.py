@@ -13,7 +13,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///./microcred.db"
-    secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    # Signs sessions and CSRF tokens. The commands that start services refuse to run without
+    # a strong one (plumbing/secret_key.py); library use without one signs with a key made
+    # for the process alone.
+    secret_key: SecretStr | None = None
     base_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25
