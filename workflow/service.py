@@ -277,7 +277,7 @@ def create_proposal(
         if not any(dept == department.id for role, dept in grants.department_roles
                    if role in DEPARTMENT_ROLES):
             raise Forbidden(f"you are not a member of department {department.code}")
-        _check_predecessor(session, data.predecessor_id)
+        _check_predecessor(session, data.predecessor_id, department.id or 0)
     except (Forbidden, Unprocessable):
         session.rollback()
         raise
@@ -297,13 +297,19 @@ def create_proposal(
     return proposal
 
 
-def _check_predecessor(session: Session, predecessor_id: int | None) -> None:
+def _check_predecessor(session: Session, predecessor_id: int | None, department_id: int
+                       ) -> None:
+    """A proposal replaces only a published credential of its own department: publishing it
+    supersedes the predecessor, which nobody else may decide for that department."""
     if predecessor_id is None:
         return
     predecessor = session.get(Proposal, predecessor_id)
     if predecessor is None or predecessor.state != State.PUBLISHED.value:
         raise Unprocessable([problem("the predecessor must be a published credential",
                                      "predecessor_id")])
+    if predecessor.department_id != department_id:
+        raise Forbidden("the predecessor belongs to another department; only its own "
+                        "department can replace it (by revising it)")
 
 
 # Fields an edit may not set to null: the columns the table declares NOT NULL.
@@ -335,7 +341,7 @@ def edit_proposal(
         if emptied:
             raise Unprocessable([problem("cannot be empty", name) for name in emptied])
         if "predecessor_id" in requested:
-            _check_predecessor(session, requested["predecessor_id"])
+            _check_predecessor(session, requested["predecessor_id"], proposal.department_id)
     except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:
         audit.record_refusal(
             session, refusal, actor=actor, role="submitter", channel=channel, action="edit",
