@@ -19,6 +19,7 @@ from workflow.accounts.models import (
     User,
 )
 from workflow.errors import Conflict, Unprocessable
+from workflow.fields import one_line_problem
 
 TOKEN_PREFIX = "mc_"
 
@@ -52,6 +53,9 @@ def add_user(
 ) -> User:
     """Create a user with roles; department roles need the department."""
     email = email.strip().lower()
+    name = name.strip()
+    if not name or (problem := one_line_problem(name)):
+        raise Unprocessable(f"the name {'cannot be empty' if not name else problem}")
     department = None
     if department_code is not None:
         department = department_by_code(session, department_code)

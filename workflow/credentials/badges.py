@@ -24,7 +24,7 @@ from workflow.errors import (
     WorkflowError,
     problem,
 )
-from workflow.fields import utcnow
+from workflow.fields import multi_line_problem, one_line_problem, utcnow
 from workflow.machine import State
 from workflow.proposals.models import Proposal
 
@@ -180,10 +180,13 @@ def _text_problems(upload: DesignUpload) -> list[dict[str, Any]]:
         refuse("alt_text", "the alt text is longer than 1,000 characters")
     if len(upload.tags) > MAX_TAGS or any(len(t) > 100 for t in upload.tags):
         refuse("tags", f"at most {MAX_TAGS} tags of at most 100 characters each")
-    for field, value in (("criteria_narrative", upload.criteria_narrative),
-                         ("alt_text", upload.alt_text), ("tags", "".join(upload.tags))):
-        if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-            refuse(field, "control characters are not allowed")
+    text_problem = multi_line_problem(upload.criteria_narrative)
+    if text_problem:
+        refuse("criteria_narrative", text_problem)
+    for field, values in (("alt_text", [upload.alt_text]), ("tags", upload.tags)):
+        line_problem = next(filter(None, map(one_line_problem, values)), None)
+        if line_problem:
+            refuse(field, line_problem)
     return problems
 
 

@@ -9,7 +9,18 @@ from sqlalchemy import JSON, Index, String
 from sqlmodel import Field, Relationship, SQLModel
 
 from workflow.accounts.models import Department, User, UserPublic
-from workflow.fields import MAX_ID, Code, Email, Line, LongText, ShortText, Text, Timestamp, Title
+from workflow.fields import (
+    MAX_ID,
+    Code,
+    Email,
+    Line,
+    LongText,
+    MultiLine,
+    ShortText,
+    Text,
+    Timestamp,
+    Title,
+)
 
 
 class Level(StrEnum):
@@ -148,7 +159,7 @@ class ProposalPage(SQLModel):
 class TriggerRequest(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
-    comment: Annotated[str, StringConstraints(max_length=5000), Text] | None = None
+    comment: Annotated[str, StringConstraints(max_length=5000), Text, MultiLine] | None = None
     version: int | None = None
 
 
