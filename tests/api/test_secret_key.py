@@ -96,8 +96,11 @@ def signed_in_cookie(base: str, email: str) -> str:
         return done.cookies["microcred_session"]
 
 
-def forged_cookie(key: str, user_id: int) -> str:
-    payload = f"{user_id}.{int(time.time())}"
+def forged_cookie(key: str, user_id: int, generation: int | None = 0) -> str:
+    """A session cookie signed with `key`: "<id>.<generation>.<issued>.<HMAC>" (or, with no
+    generation, the earlier "<id>.<issued>.<HMAC>")."""
+    parts = [str(user_id)] + ([str(generation)] if generation is not None else [])
+    payload = ".".join([*parts, str(int(time.time()))])
     signature = hmac.new(key.encode(), f"session:{payload}".encode(), hashlib.sha256).hexdigest()
     return f"{payload}.{signature}"
 
@@ -108,11 +111,12 @@ def test_serve_demo_keeps_its_own_key_beside_the_database_and_old_constant_opens
     with demo(tmp_path) as base:
         cookie = signed_in_cookie(base, "adam@arizona.edu")
         # A cookie signed with the key that used to be built in is nobody's session.
-        with httpx.Client(base_url=base, cookies={
-                "microcred_session": forged_cookie("dev-insecure-change-me", 8)}) as http:
-            forged = http.get("/admin")
-            assert forged.status_code == 303
-            assert forged.headers["location"].startswith("/sign-in")
+        for generation in (0, None):
+            with httpx.Client(base_url=base, cookies={"microcred_session": forged_cookie(
+                    "dev-insecure-change-me", 8, generation)}) as http:
+                forged = http.get("/admin")
+                assert forged.status_code == 303
+                assert forged.headers["location"].startswith("/sign-in")
     key_file = tmp_path / "microcred.db.secret-key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert len(key_file.read_text().strip()) >= 43

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -64,19 +65,38 @@ def add_user(
     if any(role in DEPARTMENT_ROLES for role in roles) and department is None:
         raise Unprocessable("the submitter and department_lead roles need --department")
     user = session.exec(select(User).where(User.email == email)).first()
+    known = user is not None
     if user is None:
         user = User(email=email, name=name)
         session.add(user)
         session.flush()
     existing = {(g.role, g.department_id) for g in
                 session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()}
+    added = False
     for role in roles:
         department_id = department.id if department and role in DEPARTMENT_ROLES else None
         if (role.value, department_id) not in existing:
             session.add(RoleGrant(user_id=user.id or 0, role=role.value,
                                   department_id=department_id))
+            added = True
+    if added and known:
+        end_sessions(session, user)  # a role change: sign in again to hold the new roles
     session.commit()
     return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every web session of the user (in the caller's transaction): cookies name the
+    generation they were issued in, and this advances it."""
+    session.execute(update(User).where(col(User.id) == user.id)
+                    .values(session_generation=User.session_generation + 1))
+
+
+def deactivate_user(session: Session, user: User) -> None:
+    """The user can no longer sign in or use a token; their sessions end, for good."""
+    session.execute(update(User).where(col(User.id) == user.id).values(is_active=False))
+    end_sessions(session, user)
+    session.commit()
 
 
 def issue_token(session: Session, user: User, label: str = "") -> str:
