@@ -20,6 +20,7 @@ from workflow.events import Event
 from workflow.fields import as_utc, utcnow
 from workflow.machine import State
 from workflow.proposals.models import Proposal
+from workflow.reviews import visibility
 
 ROLE_PHRASES = {
     "owner": "the proposal's submitter",
@@ -199,6 +200,7 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
         "links": about.links,
         "actor": None,
         "comment": None,
+        "reviewer_comments": [],
         "actions": [],
         **(letter.context or {}),
     }
@@ -285,9 +287,15 @@ def notify(
     resolver = Resolver(session, proposal, settings, named, owner=owner)
     state = as_of[0] if as_of else State(proposal.state)
     seen: set[str] = set()
+    # A decision in rubric review tells the authors what the reviewers wrote, as far as the
+    # blind-review rule lets an author see it (templates show it to the authors only).
+    released = visibility.round_released_by(session, proposal.id or 0,
+                                            as_of[1] if as_of else proposal.version)
     shared = {
         "actor": {"name": actor.name, "email": actor.email} if actor else None,
         "comment": comment,
+        "reviewer_comments": visibility.Blind(session, None, proposal).released_comments(
+            session, released) if released else [],
         **(context or {}),
     }
     rows: list[dict[str, Any]] = []

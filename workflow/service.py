@@ -50,7 +50,7 @@ from workflow.proposals.models import (
     ProposalCreate,
     ProposalUpdate,
 )
-from workflow.reviews import assignment, reviewing
+from workflow.reviews import assignment, reviewing, visibility
 
 
 def checks_for(session: Session, proposal: Proposal, *, warnings: bool = True) -> list[Check]:
@@ -144,12 +144,19 @@ def apply(
     proposal.returned_from = state.value if new_state is State.RETURNED else None
     proposal.version += 1
     proposal.updated_at = utcnow()
+    if new_state is State.DEPARTMENT_REVIEW and proposal.submitted_at is None:
+        proposal.submitted_at = proposal.updated_at  # from now on readable by every user
+    detail: dict[str, Any] = {"comment": comment} if comment else {}
+    if visibility.releases_round(state, new_state):
+        # The coordinator's decision releases the round's comments to the authors.
+        proposal.released_round = proposal.review_round
+        detail[visibility.RELEASED] = proposal.review_round
     if new_state is State.RUBRIC_REVIEW:
         assignment.open_round(session, proposal, settings.rubric_key)
     audit.append(
         session, actor=actor, role=role_name(row, state), channel=channel, action=trigger,
         from_state=state.value, to_state=new_state.value, proposal_id=proposal.id,
-        version=proposal.version, detail={"comment": comment} if comment else {},
+        version=proposal.version, detail=detail,
     )
     try:
         if new_state is State.PUBLISHED:

@@ -19,6 +19,7 @@ from workflow.proposals.models import (
     ProposalUpdate,
     TriggerRequest,
 )
+from workflow.reviews import visibility
 
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
 router = APIRouter(prefix="/api/proposals", tags=["proposals"])
@@ -109,8 +110,8 @@ def prescreen_checks(proposal_id: ProposalId, session: ReadSessionDep, me: Curre
 @router.get("/{proposal_id}/history", responses=errors.responses(401, 404, 422))
 def proposal_history(proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
                      ) -> list[AuditEntryPublic]:
-    service.visible_proposal(session, proposal_id, me)
-    return queries.history(session, proposal_id)
+    proposal = service.visible_proposal(session, proposal_id, me)
+    return visibility.history(session, me, proposal)
 
 
 # Last in the app: `{trigger}` would otherwise take the other routes' POSTs under a proposal
