@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     canvas_credentials_token: SecretStr | None = None
     canvas_credentials_issuer_id: str | None = None
     canvas_timeout_seconds: float = 30
+    # Co-authors who are no users yet must have an address of these comma-separated domains;
+    # empty: the domains of existing users (workflow/proposals/co_authors.py).
+    allowed_email_domains: str = ""
     # Email actions (notifications/inbound/).
     action_token_days: float = 14
     # `serve` also listens for email replies over SMTP on this port when it is set.

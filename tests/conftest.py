@@ -202,9 +202,9 @@ def force_state(engine: Engine, proposal_id: int, state: str,
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE proposal SET state = :s, returned_from = :r, submitted_at = CASE "
-                 "WHEN :s = 'draft' THEN NULL ELSE coalesce(submitted_at, created_at) END "
+                 "WHEN :draft THEN NULL ELSE coalesce(submitted_at, created_at) END "
                  "WHERE id = :i"),
-            {"s": state, "r": returned_from, "i": proposal_id},
+            {"s": state, "r": returned_from, "i": proposal_id, "draft": state == "draft"},
         )
 
 

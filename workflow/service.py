@@ -43,6 +43,7 @@ from workflow.machine import (
     rows_for,
     unmet_reason,
 )
+from workflow.proposals.co_authors import co_author_problems
 from workflow.proposals.models import (
     EDITABLE_FIELDS,
     AvailableAction,
@@ -273,9 +274,10 @@ def visible_proposal(session: Session, proposal_id: int, grants: Grants) -> Prop
 
 def create_proposal(
     session: Session, data: ProposalCreate, actor: User, via: str | Channel,
-    grants: Grants | None = None,
+    grants: Grants | None = None, settings: Settings | None = None,
 ) -> Proposal:
-    """Start a draft owned by the actor in one of their departments."""
+    """Start a draft owned by the actor in one of their departments (`settings` for the
+    allowed co-author domains; without them, the domains of existing users)."""
     department = session.exec(select(Department).where(Department.code == data.department)).first()
     grants = _grants(session, actor, grants)
     try:
@@ -285,6 +287,9 @@ def create_proposal(
                    if role in DEPARTMENT_ROLES):
             raise Forbidden(f"you are not a member of department {department.code}")
         _check_predecessor(session, data.predecessor_id, department.id or 0)
+        unknown = co_author_problems(session, data.co_authors, settings)
+        if unknown:
+            raise Unprocessable(unknown)
     except (Forbidden, Unprocessable):
         session.rollback()
         raise
@@ -328,7 +333,7 @@ REQUIRED_FIELDS = frozenset(
 
 def edit_proposal(
     session: Session, proposal_id: int, changes: ProposalUpdate, actor: User, via: str | Channel,
-    grants: Grants | None = None,
+    grants: Grants | None = None, settings: Settings | None = None,
 ) -> Proposal:
     """Apply an owner's edit in draft or returned; audit each changed field before and after."""
     channel = str(via)
@@ -349,6 +354,9 @@ def edit_proposal(
             raise Unprocessable([problem("cannot be empty", name) for name in emptied])
         if "predecessor_id" in requested:
             _check_predecessor(session, requested["predecessor_id"], proposal.department_id)
+        unknown = co_author_problems(session, requested.get("co_authors") or (), settings)
+        if unknown:
+            raise Unprocessable(unknown)
     except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:
         audit.record_refusal(
             session, refusal, actor=actor, role="submitter", channel=channel, action="edit",

@@ -79,7 +79,8 @@ async def create_proposal(request: Request, session: SessionDep,
     department = form.get("department")
     try:
         data = ProposalCreate.model_validate({**values, "department": department})
-        proposal = service.create_proposal(session, data, me.user, Channel.WEB)
+        proposal = service.create_proposal(session, data, me.user, Channel.WEB,
+                                           settings=settings_of(request))
     except ValidationError as error:
         return _form(request, session, me, values=values, errors=field_errors(error),
                      status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -107,7 +108,8 @@ async def save_edit(request: Request, proposal_id: ProposalId, session: SessionD
     version = form.get("version")
     try:
         changes = ProposalUpdate.model_validate({**values, "version": version or None})
-        service.edit_proposal(session, proposal_id, changes, me.user, Channel.WEB)
+        service.edit_proposal(session, proposal_id, changes, me.user, Channel.WEB,
+                              settings=settings_of(request))
     except ValidationError as error:
         return _form(request, session, me, values=values, errors=field_errors(error),
                      proposal_id=proposal_id, version=int(version) if isinstance(

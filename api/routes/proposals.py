@@ -52,9 +52,10 @@ ACTION_LINKS = _links("$request.path.proposal_id", with_trigger="$response.body#
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProposalPublic,
              responses={201: PROPOSAL_LINKS, **errors.responses(400, 401, 403, 422)})
-def create_proposal(body: ProposalCreate, session: SessionDep, me: CurrentUser
-                    ) -> ProposalPublic:
-    proposal = service.create_proposal(session, body, me.user, Channel.API, grants=me)
+def create_proposal(body: ProposalCreate, session: SessionDep, me: CurrentUser,
+                    settings: SettingsDep) -> ProposalPublic:
+    proposal = service.create_proposal(session, body, me.user, Channel.API, grants=me,
+                                       settings=settings)
     return queries.to_public(proposal)
 
 
@@ -83,9 +84,9 @@ def get_proposal(proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUs
               responses={200: PROPOSAL_LINKS,
                          **errors.responses(400, 401, 403, 404, 409, 422)})
 def edit_proposal(proposal_id: ProposalId, body: ProposalUpdate, session: SessionDep,
-                  me: CurrentUser) -> ProposalPublic:
+                  me: CurrentUser, settings: SettingsDep) -> ProposalPublic:
     proposal = service.edit_proposal(session, proposal_id, body, me.user, Channel.API,
-                                     grants=me)
+                                     grants=me, settings=settings)
     return queries.to_public(proposal)
 
 
