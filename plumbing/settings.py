@@ -67,10 +67,19 @@ class Settings(BaseSettings):
     # `serve` also listens for email replies over SMTP on this port when it is set.
     inbound_smtp_port: int | None = None
     inbound_smtp_host: str = "127.0.0.1"
-    # Inbound messages one sender may send within the window before the rest are dropped.
+    # Inbound messages per reply token within the window before the rest are dropped, and per
+    # connecting address (a relay forwards everyone's replies: size it for all of them).
     inbound_rate_limit: int = 10
+    inbound_address_rate_limit: int = 200
     inbound_rate_window_seconds: float = 600
     inbound_max_bytes: int = 1_000_000
+    # A reply acts only when the receiving server's Authentication-Results, from one of these
+    # comma-separated authserv-ids (empty: the reply domain), vouch for its sender.
+    inbound_require_auth: bool = True
+    inbound_authserv_id: str = ""
+    # Refusals of unauthenticated callers one address may cause within the inbound window
+    # before it is turned away (429, or 450 over SMTP).
+    refusal_limit: int = 20
 
     # Web pages (api/pages): sign-in links, sessions, single sign-on, demo sign-in.
     sign_in_link_minutes: int = 15
