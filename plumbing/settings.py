@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     email_max_attempts: int = 12
     email_backoff_seconds: float = 60
     email_backoff_max_seconds: float = 3600
-    email_lease_seconds: float = 300
+    # How long a claimed batch is a worker's: each message is marked sent as its 250 arrives,
+    # so only what a dead worker claimed but did not send waits this long.
+    email_lease_seconds: float = 60
     email_batch_size: int = 100
     email_poll_seconds: float = 2
     scheduler_interval_seconds: float = 300
