@@ -32,7 +32,9 @@ def review_page(request: Request, proposal_id: ProposalId, session: ReadSessionD
     others = []
     for row in rows:
         shown = blind.review(row.reviewer_id, proposal.review_round)
-        if shown is not None and row.reviewer_id != me.user.id:
+        # Without scores, a review with no comments has nothing to show this reader.
+        if shown is not None and row.reviewer_id != me.user.id and (
+                shown.scores or row.comments):
             others.append((shown.reviewer, {
                 "scores": row.scores if shown.scores else {},
                 "comments": row.comments if shown.comments else {}}))

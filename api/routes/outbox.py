@@ -99,7 +99,7 @@ def _mailbox_problem(request: Request, session: Any) -> str | None:
     else:
         grants = signed_in_grants(request)
     if grants is None:
-        return "Sign in as an admin to read the mailbox."
+        return "You are not signed in."
     if not grants.has(Role.ADMIN):
         return "The mailbox is for admins only."
     return None
