@@ -25,6 +25,7 @@ from notifications.inbound import listener
 from notifications.worker import in_background
 from plumbing import logs
 from plumbing.database import get_engine, write_session, writer_engine
+from plumbing.secret_key import WeakSecretKey, require_secret_key
 from plumbing.settings import ConfigurationError, Settings, get_settings
 from workflow.reviews.rubrics import install_rubrics
 
@@ -50,9 +51,14 @@ def create_app(
     `with_inbound_smtp` and MICROCRED_INBOUND_SMTP_PORT set, the listener for email replies too.
     """
     if settings is None:
-        # Called without settings, as uvicorn's `--factory` does: the process is ours to run,
-        # its logging too. Tests pass their own settings and keep pytest's.
+        # Built from the environment, as uvicorn's `--factory` does: a service about to start,
+        # so a missing or weak key stops it here, and its logging is ours to set. Tests pass
+        # their own settings and keep pytest's.
         settings = get_settings()
+        try:
+            require_secret_key(settings)
+        except WeakSecretKey as error:
+            raise SystemExit(f"microcred: {error}") from None
         logs.configure(settings.log_level, settings.log_format)
 
     @asynccontextmanager

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import Engine
 
 from api.commands import audit, cli_engine, configuration, database, people
 from plumbing import logs
 from plumbing.database import is_sqlite, shown_url, write_session
 from plumbing.migrate import upgrade
+from plumbing.secret_key import WeakSecretKey, demo_key, require_secret_key
 from plumbing.settings import Settings, get_settings
 from plumbing.settings_check import settings_problems
 from rubric.definitions import RubricError
@@ -40,6 +41,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo:
         # The sign-in page offers one click per demo user; never outside demo mode.
         settings = settings.model_copy(update={"demo_sign_in": True})
+        if settings.secret_key is None:
+            settings = settings.model_copy(
+                update={"secret_key": SecretStr(demo_key(settings.database_url))})
+    require_secret_key(settings)
     engine = _engine("microcred-web")
     if is_sqlite(engine):
         # The embedded default looks after its own schema; PostgreSQL deployments run `db upgrade`.
@@ -96,6 +101,7 @@ def worker(_args: argparse.Namespace) -> int:
     from notifications.worker import run_forever
 
     settings = get_settings()
+    require_secret_key(settings)
     engine = _engine("microcred-worker")
     if is_sqlite(engine):
         upgrade(engine)
@@ -109,6 +115,7 @@ def inbound_smtp(args: argparse.Namespace) -> int:
     from notifications.inbound.listener import run_forever
 
     settings = get_settings()
+    require_secret_key(settings)
     engine = _engine("microcred-inbound")
     if is_sqlite(engine):
         upgrade(engine)
@@ -262,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except ValidationError as error:
         print(f"microcred: {settings_problems(error)}", file=sys.stderr)
+    except WeakSecretKey as error:
+        print(f"microcred: {error}", file=sys.stderr)
         return 2
     except (WorkflowError, RubricError, ValueError) as error:
         detail = error.detail if isinstance(error, WorkflowError) else error

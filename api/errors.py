@@ -153,6 +153,7 @@ DESCRIPTIONS: dict[int, str] = {
     409: "Not possible in the current state, the caller's version is stale, or the name is taken",
     413: "The body is larger than the limit",
     422: "Invalid input or an unmet requirement",
+    429: "Too many refused requests from this address; retry after `Retry-After` seconds",
     503: "The database is busy, unavailable or read-only; retry after `Retry-After` seconds",
     507: "The database's disk is full; nothing was changed",
 }
@@ -169,7 +170,8 @@ def responses(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
     for code in sorted({*ALWAYS, *codes}):
         answer: dict[str, Any] = {
             "description": described.get(f"e{code}", DESCRIPTIONS[code]), "model": ErrorBody}
-        if code in (status.HTTP_503_SERVICE_UNAVAILABLE, status.HTTP_507_INSUFFICIENT_STORAGE):
+        if code in (status.HTTP_429_TOO_MANY_REQUESTS, status.HTTP_503_SERVICE_UNAVAILABLE,
+                    status.HTTP_507_INSUFFICIENT_STORAGE):
             answer["headers"] = {"Retry-After": {"description": "seconds to wait",
                                                  "schema": {"type": "integer"}}}
         answers[code] = answer

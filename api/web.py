@@ -28,6 +28,7 @@ from workflow.access import Grants, grants_of
 from workflow.accounts.models import Role, User
 from workflow.accounts.sign_in import active_user
 from workflow.errors import WorkflowError
+from workflow.fields import MAX_ID
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -50,12 +51,9 @@ def settings_of_app(app: FastAPI) -> Settings:
     return settings
 
 
-def _secret(settings: Settings) -> bytes:
-    return settings.secret_key.get_secret_value().encode()
-
-
 def _sign(settings: Settings, purpose: str, value: str) -> str:
-    return hmac.new(_secret(settings), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(settings.verifying_keys()[0], f"{purpose}:{value}".encode(),
+                    hashlib.sha256).hexdigest()
 
 
 def signed_by_a_key(settings: Settings, purpose: str, value: str, signature: str) -> bool:
@@ -66,23 +64,28 @@ def signed_by_a_key(settings: Settings, purpose: str, value: str, signature: str
                                    .encode()) for key in settings.verifying_keys())
 
 
-# --- the session cookie: "<user id>.<issued at>.<HMAC>", nothing stored on the server ----------
+# --- the session cookie: "<user id>.<generation>.<issued at>.<HMAC>" ------------------------
+# The generation is the user's `session_generation` when the cookie was issued; signing out,
+# a role change and deactivation advance it, which ends every cookie issued before.
 
 
 def session_cookie_value(settings: Settings, user: User) -> str:
-    payload = f"{user.id}.{int(time.time())}"
+    payload = f"{user.id}.{user.session_generation}.{int(time.time())}"
     return f"{payload}.{_sign(settings, 'session', payload)}"
 
 
-def user_id_from_cookie(settings: Settings, value: str) -> int | None:
-    user_id, _, rest = value.partition(".")
-    issued, _, signature = rest.partition(".")
-    if not (user_id.isdigit() and issued.isdigit()
-            and signed_by_a_key(settings, "session", f"{user_id}.{issued}", signature)):
+def session_from_cookie(settings: Settings, value: str) -> tuple[int, int] | None:
+    """The user id and session generation a genuine, unexpired cookie names."""
+    payload, _, signature = value.rpartition(".")
+    parts = payload.split(".")
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
         return None
-    if time.time() - int(issued) > settings.session_hours * 3600:
+    if not signed_by_a_key(settings, "session", payload, signature):
         return None
-    return int(user_id)
+    user_id, generation, issued = (int(part) for part in parts)
+    if time.time() - issued > settings.session_hours * 3600:
+        return None
+    return user_id, generation
 
 
 def is_https(settings: Settings) -> bool:
@@ -119,9 +122,11 @@ def signed_in_grants(request: Request) -> Grants | None:
         if header and request.headers.get(header) and from_trusted_proxy(settings, request):
             user = active_user(session, request.headers[header])
         elif request.cookies.get(SESSION_COOKIE):
-            user_id = user_id_from_cookie(settings, request.cookies[SESSION_COOKIE])
-            found = session.get(User, user_id) if user_id else None
-            user = found if found is not None and found.is_active else None
+            named = session_from_cookie(settings, request.cookies[SESSION_COOKIE])
+            found = session.get(User, named[0]) if named and named[0] <= MAX_ID else None
+            if found is not None and found.is_active and named is not None \
+                    and found.session_generation == named[1]:
+                user = found
         if user is None:
             return None
         logs.set_actor(user.email)

@@ -1,6 +1,7 @@
 """Settings from MICROCRED_* environment variables and a .env file."""
 
 import ipaddress
+import secrets
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,13 +14,21 @@ class ConfigurationError(ValueError):
     """Settings that cannot work together; the message names them."""
 
 
+# Without a configured key (tests, library use) sessions are signed with a key of this process
+# alone, never a constant: the commands that start services refuse to run without a real one.
+PROCESS_KEY = secrets.token_bytes(32)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MICROCRED_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
     database_url: str = "sqlite:///./microcred.db"
-    secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    # Signs sessions and CSRF tokens. The commands that start services refuse to run without
+    # a strong one (plumbing/secret_key.py); library use without one signs with a key made
+    # for the process alone.
+    secret_key: SecretStr | None = None
     # Earlier keys, comma-separated: what they signed still verifies while a key is rotated.
     old_secret_keys: SecretStr = SecretStr("")
     base_url: str = "http://127.0.0.1:8000"
@@ -50,7 +59,9 @@ class Settings(BaseSettings):
     email_max_attempts: int = 12
     email_backoff_seconds: float = 60
     email_backoff_max_seconds: float = 3600
-    email_lease_seconds: float = 300
+    # How long a claimed batch is a worker's: each message is marked sent as its 250 arrives,
+    # so only what a dead worker claimed but did not send waits this long.
+    email_lease_seconds: float = 60
     email_batch_size: int = 100
     email_poll_seconds: float = 2
     scheduler_interval_seconds: float = 300
@@ -66,15 +77,27 @@ class Settings(BaseSettings):
     canvas_credentials_token: SecretStr | None = None
     canvas_credentials_issuer_id: str | None = None
     canvas_timeout_seconds: float = 30
+    # Co-authors who are no users yet must have an address of these comma-separated domains;
+    # empty: the domains of existing users (workflow/proposals/co_authors.py).
+    allowed_email_domains: str = ""
     # Email actions (notifications/inbound/).
     action_token_days: float = 14
     # `serve` also listens for email replies over SMTP on this port when it is set.
     inbound_smtp_port: int | None = None
     inbound_smtp_host: str = "127.0.0.1"
-    # Inbound messages one sender may send within the window before the rest are dropped.
+    # Inbound messages per reply token within the window before the rest are dropped, and per
+    # connecting address (a relay forwards everyone's replies: size it for all of them).
     inbound_rate_limit: int = 10
+    inbound_address_rate_limit: int = 200
     inbound_rate_window_seconds: float = 600
     inbound_max_bytes: int = 1_000_000
+    # A reply acts only when the receiving server's Authentication-Results, from one of these
+    # comma-separated authserv-ids (empty: the reply domain), vouch for its sender.
+    inbound_require_auth: bool = True
+    inbound_authserv_id: str = ""
+    # Refusals of unauthenticated callers one address may cause within the inbound window
+    # before it is turned away (429, or 450 over SMTP).
+    refusal_limit: int = 20
 
     # Web pages (api/pages): sign-in links, sessions, single sign-on, demo sign-in.
     sign_in_link_minutes: int = 15
@@ -96,8 +119,10 @@ class Settings(BaseSettings):
 
     def verifying_keys(self) -> list[bytes]:
         """The key that signs, then the earlier ones that still verify."""
+        current = (PROCESS_KEY if self.secret_key is None
+                   else self.secret_key.get_secret_value().encode())
         old = [k.strip() for k in self.old_secret_keys.get_secret_value().split(",")]
-        return [self.secret_key.get_secret_value().encode()] + [k.encode() for k in old if k]
+        return [current] + [k.encode() for k in old if k]
 
     @property
     def canvas_configured(self) -> bool:

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 
+from plumbing.secret_key import HOW, key_problem
 from plumbing.settings import Settings
 
 Kind = Literal["unset", "default", "unsafe"]
-DEVELOPMENT_KEY = "dev-insecure-change-me"
 SHORTEST_KEY = 32
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # What the example configuration's placeholders contain.
@@ -34,7 +34,7 @@ class Finding:
 # What a deployment must decide, and what happens while it has not.
 MUST_DECIDE = {
     "database_url": "a SQLite file ./microcred.db in the working directory",
-    "secret_key": "the built-in development key signs sessions; anyone can forge one",
+    "secret_key": "serve, worker and inbound-smtp refuse to start (serve --demo keeps its own)",
     "base_url": "links in emails and credentials point to http://127.0.0.1:8000",
     "smtp_host": "no email leaves the machine: it lands in the dev mailbox",
     "mail_from": "mail goes out from microcred@localhost",
@@ -69,13 +69,12 @@ def is_example(settings: Settings, name: str) -> bool:
 
 def unsafe(settings: Settings) -> list[Finding]:
     found = []
-    key = settings.secret_key.get_secret_value()
-    if key == DEVELOPMENT_KEY or "change-me" in key:
-        found.append(Finding("unsafe", "secret_key", "still the example's value; make one with "
-                             "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"))
-    elif len(key) < SHORTEST_KEY:
-        found.append(Finding("unsafe", "secret_key",
-                             f"shorter than {SHORTEST_KEY} characters; easy to guess"))
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    if key is not None and "change-me" in key:
+        found.append(Finding("unsafe", "secret_key", f"still the example's value; {HOW}"))
+    elif key is not None and (problem := key_problem(key)):
+        found.append(Finding("unsafe", "secret_key", problem.removeprefix(
+            "MICROCRED_SECRET_KEY ") + f"; {HOW}"))
     if any(len(k) < SHORTEST_KEY for k in settings.verifying_keys()[1:]):
         found.append(Finding("unsafe", "old_secret_keys",
                              f"a key shorter than {SHORTEST_KEY} characters"))

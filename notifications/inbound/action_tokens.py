@@ -265,6 +265,10 @@ def use(
             raise Refused("requirements", "This cannot be done yet: "
                           + "; ".join(ready.facts["unmet"]) + ".", 422, _bound(ready))
     except Refused as refusal:
+        if refusal.token is None:
+            # No token at all: nobody to answer; the caller counts it (inbound/refusals.py).
+            session.rollback()
+            raise
         record_refusal(session, refusal, via=via, trigger=trigger, detail=detail,
                        on_outcome=on_outcome)
         raise

@@ -1,6 +1,7 @@
 """The operator's commands: migrations, configuration checks, audit checkpoints."""
 
 import json
+import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 
 from api.demo import sample_proposal
 from plumbing.database import build_engine, get_engine
+from plumbing.migrate import in_order
 from plumbing.settings import get_settings
 from tests.api.conftest import run
 from workflow import service
@@ -68,6 +70,10 @@ def point_cli_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     get_settings.cache_clear()
 
 
+REVISIONS = [script.revision for script in in_order()]
+HEAD = REVISIONS[-1]
+
+
 def test_db_upgrade_says_what_it_applied_and_current_and_history_say_where_it_stands(
         capsys: pytest.CaptureFixture[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,33 +83,33 @@ def test_db_upgrade_says_what_it_applied_and_current_and_history_say_where_it_st
     assert out.startswith("no schema yet")
     code, out, _ = run(capsys, "db", "upgrade")
     assert code == 0
-    assert out.splitlines()[0].startswith("applied 9 migration(s): 0001, 0002_outbox, ")
-    assert "up to date at 0009_outbox_event_attempts" in out
+    assert out.splitlines()[0].startswith(
+        f"applied {len(REVISIONS)} migration(s): 0001, 0002_outbox, ")
+    assert f"up to date at {HEAD}" in out
     code, out, _ = run(capsys, "db", "upgrade")
     assert (code, out.startswith("database schema is up to date")) == (0, True)
-    assert run(capsys, "db", "current")[:2] == (0, "0009_outbox_event_attempts\n")
+    assert run(capsys, "db", "current")[:2] == (0, f"{HEAD}\n")
     code, out, _ = run(capsys, "db", "history")
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["0001", "applied"]
-    assert lines[-1].split()[:2] == ["0009_outbox_event_attempts", "applied"]
+    assert lines[-1].split()[:2] == [HEAD, "applied"]
     get_engine(f"sqlite:///{tmp_path}/fresh.db", "microcred-cli").dispose()
 
 
 def test_db_current_names_pending_migrations(
         cli_database: str, engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    before_last = REVISIONS[-2]
     with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0008_outbox_event'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": before_last})
     try:
         code, out, _ = run(capsys, "db", "current")
         history = run(capsys, "db", "history")[1]
     finally:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = "
-                              "'0009_outbox_event_attempts'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": HEAD})
     assert code == 1
-    assert out.splitlines() == ["0008_outbox_event",
-                                "1 migration(s) not applied yet: 0009_outbox_event_attempts"]
-    assert history.splitlines()[-1].split()[:2] == ["0009_outbox_event_attempts", "pending"]
+    assert out.splitlines() == [before_last, f"1 migration(s) not applied yet: {HEAD}"]
+    assert history.splitlines()[-1].split()[:2] == [HEAD, "pending"]
 
 
 def test_a_checkpoint_fails_on_a_database_restored_from_before_it_and_holds_on_the_live_one(
@@ -206,7 +212,7 @@ def test_check_config_passes_a_decided_safe_configuration(
     monkeypatch.chdir(tmp_path)
     decided = {
         "DATABASE_URL": "postgresql+psycopg://microcred:Zq8v-long-password@db/microcred",
-        "SECRET_KEY": "k" * 43, "BASE_URL": "https://microcred.university.test",
+        "SECRET_KEY": secrets.token_urlsafe(32), "BASE_URL": "https://microcred.university.test",
         "SMTP_HOST": "smtp.university.test", "MAIL_FROM": "Micro <m@university.test>",
         "REPLY_DOMAIN": "reply.university.test", "BADGE_OFFICE_EMAIL": "badges@university.test",
         "ISSUER_NAME": "State University", "ISSUER_URL": "https://www.university.test",

@@ -57,7 +57,8 @@ def test_a_deactivated_user_is_refused_by_token_and_by_cookie(
         settings: Settings) -> None:
     token = add_lead(capsys)[1][-1]
     me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
-    cookie = session_cookie_value(settings, type("U", (), {"id": me.json()["id"]})())  # type: ignore[arg-type]
+    someone = type("U", (), {"id": me.json()["id"], "session_generation": 0})()
+    cookie = session_cookie_value(settings, someone)  # type: ignore[arg-type]
     client.cookies.set(SESSION_COOKIE, cookie)
     assert client.get("/", follow_redirects=False).status_code == 200
     code, out, _ = run(capsys, "users", "deactivate", "Lead@Arizona.edu")

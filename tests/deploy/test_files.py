@@ -1,5 +1,6 @@
 """deploy/ and the documents that describe it say the same thing, and parse where they must."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -128,9 +129,18 @@ def test_the_env_file_names_what_a_deployment_must_decide_and_loads() -> None:
 
 
 def test_one_table_in_the_readme_holds_every_setting() -> None:
+    """Rows name settings in full, or after a full name by the end that differs
+    (`MICROCRED_SMTP_USERNAME`, `_PASSWORD`)."""
     readme = (ROOT / "README.md").read_text()
-    rows = re.findall(r"^\| `((?:MICROCRED|PROMETHEUS)_[A-Z_]+)`(?:, `([A-Z_]+)`)? \|", readme,
-                      re.M)
-    listed = {name for row in rows for name in row if name}
     settings = {f"MICROCRED_{name.upper()}" for name in Settings.model_fields}
-    assert listed == settings | {"PROMETHEUS_MULTIPROC_DIR"}
+    known = settings | {"PROMETHEUS_MULTIPROC_DIR"}
+    listed = set()
+    for row in re.findall(r"^\| (`(?:MICROCRED|PROMETHEUS)_[A-Z_]+`(?:, `[A-Z_]+`)*) \|", readme,
+                          re.M):
+        first, *rest = re.findall(r"`([A-Z_]+)`", row)
+        listed.add(first)
+        for name in rest:
+            ends = [k for k in known if k == name or k.endswith(name)]
+            assert ends, f"{name} in the README names no setting"
+            listed.add(max(ends, key=lambda k: len(os.path.commonprefix([k, first]))))
+    assert listed == known

@@ -124,7 +124,7 @@ class Deployment:
         env.update({
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "MICROCRED_DATABASE_URL": self.database_url,
-            "MICROCRED_SECRET_KEY": "scale-test-secret",
+            "MICROCRED_SECRET_KEY": "kP3vR8tW1zX6cB9nM2qL5sD7fG0hJ4yU8iO1aE6rT3w",
             "MICROCRED_DATABASE_POOL_SIZE": "8",
             "MICROCRED_EMAIL_POLL_SECONDS": "0.2",
             "MICROCRED_EMAIL_BATCH_SIZE": "50",

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,6 +20,7 @@ from workflow.accounts.models import (
     User,
 )
 from workflow.errors import Conflict, NotFound, Unprocessable
+from workflow.fields import one_line_problem
 
 TOKEN_PREFIX = "mc_"
 
@@ -52,6 +54,9 @@ def add_user(
 ) -> User:
     """Create a user with roles; department roles need the department."""
     email = email.strip().lower()
+    name = name.strip()
+    if not name or (problem := one_line_problem(name)):
+        raise Unprocessable(f"the name {'cannot be empty' if not name else problem}")
     department = None
     if department_code is not None:
         department = department_by_code(session, department_code)
@@ -60,19 +65,31 @@ def add_user(
     if any(role in DEPARTMENT_ROLES for role in roles) and department is None:
         raise Unprocessable("the submitter and department_lead roles need --department")
     user = session.exec(select(User).where(User.email == email)).first()
+    known = user is not None
     if user is None:
         user = User(email=email, name=name)
         session.add(user)
         session.flush()
     existing = {(g.role, g.department_id) for g in
                 session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()}
+    added = False
     for role in roles:
         department_id = department.id if department and role in DEPARTMENT_ROLES else None
         if (role.value, department_id) not in existing:
             session.add(RoleGrant(user_id=user.id or 0, role=role.value,
                                   department_id=department_id))
+            added = True
+    if added and known:
+        end_sessions(session, user)  # a role change: sign in again to hold the new roles
     session.commit()
     return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every web session of the user (in the caller's transaction): cookies name the
+    generation they were issued in, and this advances it."""
+    session.execute(update(User).where(col(User.id) == user.id)
+                    .values(session_generation=User.session_generation + 1))
 
 
 def issue_token(session: Session, user: User, label: str = "") -> str:
@@ -136,6 +153,7 @@ def deactivate_user(session: Session, email: str) -> User:
     user = known_user(session, email)
     user.is_active = False
     session.add(user)
+    end_sessions(session, user)
     session.commit()
     return user
 
@@ -159,6 +177,7 @@ def remove_role(session: Session, email: str, role: Role,
         where = f" in {department_code}" if department_id is not None else ""
         raise NotFound(f"{user.email} does not hold the {role} role{where}")
     session.delete(grant)
+    end_sessions(session, user)  # a role change: sign in again to hold what is left
     session.commit()
     return user
 
