@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from notifications.inbound import action_tokens
-from notifications.matrix import MATRIX
+from notifications.matrix import MATRIX, Audience
 from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
 from notifications.recipients import Envelope, Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
@@ -19,7 +19,9 @@ from workflow.credentials.models import Credential
 from workflow.events import Event
 from workflow.fields import as_utc, utcnow
 from workflow.machine import State
+from workflow.proposals.co_authors import domain_allowed
 from workflow.proposals.models import Proposal
+from workflow.reviews import visibility
 
 ROLE_PHRASES = {
     "owner": "the proposal's submitter",
@@ -30,6 +32,7 @@ ROLE_PHRASES = {
     "approver": "one of the proposal's approvers",
     "user": "a user who asked to sign in",
     "learner": "a learner who earned it",
+    "checkpoint_keeper": "the keeper of this service's audit checkpoints",
 }
 
 
@@ -200,6 +203,7 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
         "links": about.links,
         "actor": None,
         "comment": None,
+        "reviewer_comments": [],
         "actions": [],
         **(letter.context or {}),
     }
@@ -287,12 +291,19 @@ def notify(
     resolver = Resolver(session, proposal, settings, named, owner=owner, learner=learner)
     state = as_of[0] if as_of else State(proposal.state)
     seen: set[str] = set()
+    # A decision in rubric review tells the authors what the reviewers wrote, as far as the
+    # blind-review rule lets an author see it (templates show it to the authors only).
+    released = visibility.round_released_by(session, proposal.id or 0,
+                                            as_of[1] if as_of else proposal.version)
     shared = {
         "actor": {"name": actor.name, "email": actor.email} if actor else None,
         "comment": comment,
+        "reviewer_comments": visibility.Blind(session, None, proposal).released_comments(
+            session, released) if released else [],
         **(context or {}),
     }
     rows: list[dict[str, Any]] = []
+    invited: list[Recipient] = []
     about: About | None = None
     # Looking people up must not flush the door's half-made change row by row; the rows go to
     # the database in one statement at the end.
@@ -300,6 +311,9 @@ def notify(
         for notice in MATRIX[event]:
             found = [r for audience in notice.audiences for r in resolver.users(audience, state)]
             people = unique(found, seen)
+            # A co-author who is no user yet is invited instead, never sent the proposal.
+            invited += [p for p in people if p.role == Audience.CO_AUTHORS and p.user_id is None]
+            people = [p for p in people if p not in invited]
             if notice.action_needed:
                 people = without_digest_users(session, people)
             if not people:
@@ -308,4 +322,23 @@ def notify(
             letter = Letter(event=event.value, context=shared, what=notice.what,
                             action_needed=notice.action_needed, dedupe_key=dedupe_key)
             rows += messages(session, about, letter, people, settings)
-    return store(session, rows, deduped=dedupe_key is not None)
+    queued = store(session, rows, deduped=dedupe_key is not None)
+    return queued + sum(invite(session, proposal, person, resolver.owner, settings)
+                        for person in invited)
+
+
+def invite(session: Session, proposal: Proposal, person: Recipient, owner: User,
+           settings: Settings) -> int:
+    """One invitation per address, ever, to a co-author who is no user yet: who named them and
+    where to ask for an account; nothing a submitter wrote but their own name."""
+    if not domain_allowed(session, person.email, settings):
+        return 0
+    department = session.get(Department, proposal.department_id)
+    return enqueue(
+        session, event="co_author_invitation", proposal=None, recipients=[person],
+        subject="[Micro-credential] You were named a co-author",
+        context={"inviter": {"name": owner.name, "email": owner.email},
+                 "department": department.name if department else "",
+                 "sign_in": f"{settings.base_url.rstrip('/')}/sign-in",
+                 "badge_office": settings.badge_office_email},
+        dedupe_key="co-author-invitation", settings=settings)

@@ -10,6 +10,7 @@ from notifications.compose import notify
 from notifications.matrix import Audience
 from notifications.recipients import Recipient
 from plumbing.database import DATABASE_AWAY, read_session, write_session
+from plumbing.logs import Throttled
 from plumbing.settings import Settings
 from workflow.accounts.models import User
 from workflow.awards.models import Award
@@ -21,6 +22,7 @@ from workflow.machine import State
 from workflow.proposals.models import Proposal
 
 log = logging.getLogger(__name__)
+database_away = Throttled(log, 10)
 
 
 def expand(session: Session, row: OutboxEvent, settings: Settings) -> int:
@@ -89,10 +91,11 @@ def expand_pending(engine: Engine, settings: Settings, limit: int = 500) -> int:
             except DATABASE_AWAY:
                 # The database's trouble (a restart, a lost connection), not the event's: it is
                 # not counted against the event. A refused value (DataError) is the event's.
+                # The rest would fail the same way: this pass ends, saying so once.
                 session.rollback()
-                log.warning("could not expand outbox event %s: the database failed; trying again "
-                            "on the next pass", event_id, exc_info=True)
-                continue
+                database_away.warning("could not expand outbox events: the database failed; "
+                                      "trying again on the next pass")
+                return queued
             except Exception as error:
                 session.rollback()
                 _count_failure(session, event_id, attempt, error)
@@ -110,7 +113,8 @@ def _count_failure(session: Session, event_id: int | None, attempt: int,
         session.commit()
     except DATABASE_AWAY:
         session.rollback()
-        log.warning("could not count the failure of outbox event %s", event_id, exc_info=True)
+        log.warning("could not count the failure of outbox event %s: the database failed",
+                    event_id)
     if attempt >= MAX_EVENT_ATTEMPTS:
         log.error("outbox event %s failed %s times and is parked in outbox_event with its "
                   "error; its emails wait until it is fixed", event_id, attempt, exc_info=error)

@@ -1,7 +1,7 @@
 """awards of published credentials to learners, the keys that signed them
 
 Revision ID: 0014_awards
-Revises: 0009_outbox_event_attempts
+Revises: 0010_hardening
 Create Date: 2026-12-04 17:30:00.000000
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014_awards'
-down_revision: str | Sequence[str] | None = '0009_outbox_event_attempts'
+down_revision: str | Sequence[str] | None = '0010_hardening'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
