@@ -100,6 +100,7 @@ def _seed_fresh(session: Session, settings: Settings) -> None:
                   comment="Please name the employer partners who asked for this.")
     withdrawn = service.create_proposal(
         session, sample_proposal("Telehealth Communication", "NURS"), nina, api)
+    service.apply(session, withdrawn.id or 0, "submit", nina, api, settings=settings)
     service.apply(session, withdrawn.id or 0, "withdraw", nina, api, settings=settings)
     _publish(session, people, "Data Analytics Foundations", settings)
 

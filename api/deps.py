@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from plumbing import logs
 from plumbing.database import read_session, write_session
 from plumbing.settings import Settings
 from workflow.access import Grants
@@ -61,6 +62,7 @@ def get_current_grants(
         grants = grants_for_token(session, credentials.credentials)
     if grants is None:
         raise unauthorized()
+    logs.set_actor(grants.user.email)
     return grants
 
 

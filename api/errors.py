@@ -15,15 +15,26 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
+from plumbing.logs import Throttled, first_line
+from workflow.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unavailable,
+    Unprocessable,
+    WorkflowError,
+)
 
 log = logging.getLogger(__name__)
+# Under load, an outage fails every request: one line per interval says so, with the count.
+database_away = Throttled(log, 10)
 
 STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Forbidden: status.HTTP_403_FORBIDDEN,
     Conflict: status.HTTP_409_CONFLICT,
     Unprocessable: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 
@@ -101,7 +112,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def no_connection_free(_request: Request, error: PoolTimeout) -> JSONResponse:
-        log.warning("no database connection came free in time: %s", error)
+        database_away.warning("no database connection came free in time: %s", error)
         return JSONResponse({"detail": "the database is busy; retry shortly"},
                             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                             headers={"Retry-After": "2"})
@@ -115,7 +126,7 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"detail": detail}, status_code=code,
                                 headers={"Retry-After": "30"})
         # Busy past the timeout, or the server went away: the client may simply retry.
-        log.warning("database unavailable: %s", error.orig)
+        database_away.warning("database unavailable, answering 503: %s", first_line(error))
         return JSONResponse(
             {"detail": "the database is busy or unavailable; retry shortly"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -150,6 +161,7 @@ DESCRIPTIONS: dict[int, str] = {
     409: "Not possible in the current state, the caller's version is stale, or the name is taken",
     413: "The body is larger than the limit",
     422: "Invalid input or an unmet requirement",
+    429: "Too many refused requests from this address; retry after `Retry-After` seconds",
     503: "The database is busy, unavailable or read-only; retry after `Retry-After` seconds",
     507: "The database's disk is full; nothing was changed",
 }
@@ -166,7 +178,8 @@ def responses(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
     for code in sorted({*ALWAYS, *codes}):
         answer: dict[str, Any] = {
             "description": described.get(f"e{code}", DESCRIPTIONS[code]), "model": ErrorBody}
-        if code in (status.HTTP_503_SERVICE_UNAVAILABLE, status.HTTP_507_INSUFFICIENT_STORAGE):
+        if code in (status.HTTP_429_TOO_MANY_REQUESTS, status.HTTP_503_SERVICE_UNAVAILABLE,
+                    status.HTTP_507_INSUFFICIENT_STORAGE):
             answer["headers"] = {"Retry-After": {"description": "seconds to wait",
                                                  "schema": {"type": "integer"}}}
         answers[code] = answer

@@ -20,13 +20,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import markdown
-from api.forwarded import PEER, is_within, networks
+from api.forwarded import FROM_PROXY
+from plumbing import logs
 from plumbing.database import read_session
 from plumbing.settings import Settings
 from workflow.access import Grants, grants_of
 from workflow.accounts.models import Role, User
 from workflow.accounts.sign_in import active_user
 from workflow.errors import WorkflowError
+from workflow.fields import MAX_ID
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -49,31 +51,41 @@ def settings_of_app(app: FastAPI) -> Settings:
     return settings
 
 
-def _secret(settings: Settings) -> bytes:
-    return settings.secret_key.get_secret_value().encode()
-
-
 def _sign(settings: Settings, purpose: str, value: str) -> str:
-    return hmac.new(_secret(settings), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(settings.verifying_keys()[0], f"{purpose}:{value}".encode(),
+                    hashlib.sha256).hexdigest()
 
 
-# --- the session cookie: "<user id>.<issued at>.<HMAC>", nothing stored on the server ----------
+def signed_by_a_key(settings: Settings, purpose: str, value: str, signature: str) -> bool:
+    """Whether the signature is the current key's, or an earlier one's still listed in
+    MICROCRED_OLD_SECRET_KEYS (so that rotating the key signs nobody out)."""
+    message, given = f"{purpose}:{value}".encode(), signature.encode()
+    return any(hmac.compare_digest(given, hmac.new(key, message, hashlib.sha256).hexdigest()
+                                   .encode()) for key in settings.verifying_keys())
+
+
+# --- the session cookie: "<user id>.<generation>.<issued at>.<HMAC>" ------------------------
+# The generation is the user's `session_generation` when the cookie was issued; signing out,
+# a role change and deactivation advance it, which ends every cookie issued before.
 
 
 def session_cookie_value(settings: Settings, user: User) -> str:
-    payload = f"{user.id}.{int(time.time())}"
+    payload = f"{user.id}.{user.session_generation}.{int(time.time())}"
     return f"{payload}.{_sign(settings, 'session', payload)}"
 
 
-def user_id_from_cookie(settings: Settings, value: str) -> int | None:
-    user_id, _, rest = value.partition(".")
-    issued, _, signature = rest.partition(".")
-    expected = _sign(settings, "session", f"{user_id}.{issued}")
-    if not (user_id.isdigit() and issued.isdigit() and hmac.compare_digest(signature, expected)):
+def session_from_cookie(settings: Settings, value: str) -> tuple[int, int] | None:
+    """The user id and session generation a genuine, unexpired cookie names."""
+    payload, _, signature = value.rpartition(".")
+    parts = payload.split(".")
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
         return None
-    if time.time() - int(issued) > settings.session_hours * 3600:
+    if not signed_by_a_key(settings, "session", payload, signature):
         return None
-    return int(user_id)
+    user_id, generation, issued = (int(part) for part in parts)
+    if time.time() - issued > settings.session_hours * 3600:
+        return None
+    return user_id, generation
 
 
 def is_https(settings: Settings) -> bool:
@@ -95,10 +107,9 @@ def end_session(response: Response, settings: Settings) -> None:
 
 
 def from_trusted_proxy(settings: Settings, request: Request) -> bool:
-    """Whether the connection itself (not what a forwarded header claims) came from a proxy
-    the settings trust."""
-    peer = request.scope.get(PEER) or (request.client.host if request.client else None)
-    return is_within(peer, networks(settings.trusted_proxies))
+    """Whether the request came from the proxy, with its secret (api/forwarded.py decided, on
+    the connection itself, not on what a forwarded header claims)."""
+    return settings.trusted_proxy_secret is not None and bool(request.scope.get(FROM_PROXY))
 
 
 def signed_in_grants(request: Request) -> Grants | None:
@@ -111,10 +122,15 @@ def signed_in_grants(request: Request) -> Grants | None:
         if header and request.headers.get(header) and from_trusted_proxy(settings, request):
             user = active_user(session, request.headers[header])
         elif request.cookies.get(SESSION_COOKIE):
-            user_id = user_id_from_cookie(settings, request.cookies[SESSION_COOKIE])
-            found = session.get(User, user_id) if user_id else None
-            user = found if found is not None and found.is_active else None
-        return grants_of(session, user) if user is not None else None
+            named = session_from_cookie(settings, request.cookies[SESSION_COOKIE])
+            found = session.get(User, named[0]) if named and named[0] <= MAX_ID else None
+            if found is not None and found.is_active and named is not None \
+                    and found.session_generation == named[1]:
+                user = found
+        if user is None:
+            return None
+        logs.set_actor(user.email)
+        return grants_of(session, user)
 
 
 class SignInRequired(Exception):
@@ -168,8 +184,8 @@ async def check_csrf(request: Request) -> None:
 def refuse_without_csrf(request: Request, sent: object) -> None:
     """Refuse a form (already read) whose token does not fit this browser's cookie."""
     seed = request.cookies.get(CSRF_COOKIE)
-    if not seed or not isinstance(sent, str) or not hmac.compare_digest(
-            sent, _sign(settings_of(request), "csrf", seed)):
+    if not seed or not isinstance(sent, str) or not signed_by_a_key(
+            settings_of(request), "csrf", seed, sent):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "the form's security token is missing or stale; reload the page")
 

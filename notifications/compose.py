@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from notifications import routing
 from notifications.inbound import action_tokens
-from notifications.matrix import MATRIX
+from notifications.matrix import MATRIX, Audience
 from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
 from notifications.recipients import Envelope, Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
@@ -20,7 +20,9 @@ from workflow.credentials.models import Credential
 from workflow.events import Event
 from workflow.fields import as_utc, utcnow
 from workflow.machine import State
+from workflow.proposals.co_authors import domain_allowed
 from workflow.proposals.models import Proposal
+from workflow.reviews import visibility
 
 ROLE_PHRASES = {
     "owner": "the proposal's submitter",
@@ -33,6 +35,8 @@ ROLE_PHRASES = {
     "mentioned": "someone mentioned in its discussion",
     "routed": "a copy the badge office's routing rules send you",
     "meeting": "a member of the review committee",
+    "learner": "a learner who earned it",
+    "checkpoint_keeper": "the keeper of this service's audit checkpoints",
 }
 
 
@@ -206,6 +210,7 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
         "links": about.links,
         "actor": None,
         "comment": None,
+        "reviewer_comments": [],
         "actions": [],
         **(letter.context or {}),
     }
@@ -284,6 +289,7 @@ def notify(
     dedupe_key: str | None = None,
     settings: Settings,
     as_of: AsOf | None = None,
+    learner: Recipient | None = None,
 ) -> int:
     """Queue every message the matrix gives this event, each address once.
 
@@ -291,15 +297,22 @@ def notify(
     on since (an event the worker expands); recipients are chosen for that stage.
     """
     owner = actor if actor is not None and actor.id == proposal.owner_id else None
-    resolver = Resolver(session, proposal, settings, named, owner=owner)
+    resolver = Resolver(session, proposal, settings, named, owner=owner, learner=learner)
     state = as_of[0] if as_of else State(proposal.state)
     seen: set[str] = set()
+    # A decision in rubric review tells the authors what the reviewers wrote, as far as the
+    # blind-review rule lets an author see it (templates show it to the authors only).
+    released = visibility.round_released_by(session, proposal.id or 0,
+                                            as_of[1] if as_of else proposal.version)
     shared = {
         "actor": {"name": actor.name, "email": actor.email} if actor else None,
         "comment": comment,
+        "reviewer_comments": visibility.Blind(session, None, proposal).released_comments(
+            session, released) if released else [],
         **(context or {}),
     }
     rows: list[dict[str, Any]] = []
+    invited: list[Recipient] = []
     about: About | None = None
     # Looking people up must not flush the door's half-made change row by row; the rows go to
     # the database in one statement at the end.
@@ -308,8 +321,11 @@ def notify(
         notes = {r.email: r.note for r in routed if r.note}
         for notice in MATRIX[event]:
             found = [r for audience in notice.audiences for r in resolver.users(audience, state)]
+            people = unique(found, seen)
+            # A co-author who is no user yet is invited instead, never sent the proposal.
+            invited += [p for p in people if p.role == Audience.CO_AUTHORS and p.user_id is None]
             people = [replace(p, note=notes[p.email]) if p.email in notes else p
-                      for p in unique(found, seen)]
+                      for p in people if p not in invited]
             if notice.action_needed:
                 people = without_digest_users(session, people)
             if not people:
@@ -325,4 +341,23 @@ def notify(
             what = routing.WHAT[event]
             rows += messages(session, about, Letter(event="routed", context={
                 **shared, "happened": what}, what=what, dedupe_key=dedupe_key), copied, settings)
-    return store(session, rows, deduped=dedupe_key is not None)
+    queued = store(session, rows, deduped=dedupe_key is not None)
+    return queued + sum(invite(session, proposal, person, resolver.owner, settings)
+                        for person in invited)
+
+
+def invite(session: Session, proposal: Proposal, person: Recipient, owner: User,
+           settings: Settings) -> int:
+    """One invitation per address, ever, to a co-author who is no user yet: who named them and
+    where to ask for an account; nothing a submitter wrote but their own name."""
+    if not domain_allowed(session, person.email, settings):
+        return 0
+    department = session.get(Department, proposal.department_id)
+    return enqueue(
+        session, event="co_author_invitation", proposal=None, recipients=[person],
+        subject="[Micro-credential] You were named a co-author",
+        context={"inviter": {"name": owner.name, "email": owner.email},
+                 "department": department.name if department else "",
+                 "sign_in": f"{settings.base_url.rstrip('/')}/sign-in",
+                 "badge_office": settings.badge_office_email},
+        dedupe_key="co-author-invitation", settings=settings)

@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from notifications.models import DevMailboxMessage
-from notifications.transport import SENT, Attempt, Mail
+from notifications.transport import SENT, Attempt, Mail, OnSent
 
 
 class MailboxTransport:
@@ -20,7 +20,9 @@ class MailboxTransport:
     async def open(self) -> None:
         self.received = []
 
-    async def send_all(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
+    async def send_all(self, mails: Sequence[Mail], deadline: float,
+                       on_sent: OnSent | None = None) -> list[Attempt]:
+        # Stored when the transport closes: nothing is delivered before, so nothing to report.
         for mail in mails:
             message = mail.message
             self.received.append(DevMailboxMessage(

@@ -20,6 +20,8 @@ class Audience(StrEnum):
     NAMED = "named"
     # The people a discussion comment mentions.
     MENTIONED = "mentioned"
+    # The learner an award was made to.
+    LEARNER = "learner"
 
 
 @dataclass(frozen=True)
@@ -72,4 +74,5 @@ MATRIX: dict[Event, tuple[Notice, ...]] = {
     ),
     Event.ESCALATION: (Notice((A.BADGE_OFFICE,), "overdue"),),
     Event.MENTIONED: (Notice((A.MENTIONED,), "you were mentioned in its discussion"),),
+    Event.AWARDED: (Notice((A.LEARNER,), "awarded to you"),),
 }

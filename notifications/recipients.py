@@ -64,11 +64,13 @@ class Resolver:
     """Look people up once per proposal, however many notices an event has."""
 
     def __init__(self, session: Session, proposal: Proposal, settings: Settings,
-                 named: Sequence[User] = (), owner: User | None = None) -> None:
+                 named: Sequence[User] = (), owner: User | None = None,
+                 learner: Recipient | None = None) -> None:
         self.session = session
         self.proposal = proposal
         self.settings = settings
         self.named = list(named)
+        self.learner = learner
         owner = owner or session.get(User, proposal.owner_id)
         assert owner is not None
         self.owner = owner
@@ -96,6 +98,8 @@ class Resolver:
             return [self._of(u, Audience.ASSIGNED_REVIEWERS.value) for u in self.named]
         if audience is Audience.MENTIONED:
             return [self._of(u, role) for u in self.named]
+        if audience is Audience.LEARNER:
+            return [self.learner] if self.learner else []
         return self.approvers(state)
 
     def approvers(self, state: State) -> list[Recipient]:

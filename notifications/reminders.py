@@ -8,6 +8,7 @@ processes, as anyone likes: it never queues the same message twice.
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
@@ -88,7 +89,7 @@ def run(session: Session, settings: Settings, now: datetime) -> SchedulerReport:
                 context={"days": int(days), "limit_days": f"{settings.escalation_days:g}",
                          "waiting_on": waiting_on},
                 dedupe_key=f"escalation:{stay}", settings=settings)
-    if now.hour >= settings.digest_hour:
+    if now.astimezone(ZoneInfo(settings.time_zone)).hour >= settings.digest_hour:
         report.digests = send_digests(session, settings, now, waiting)
     report.agendas = agenda.send_due(session, settings, now)
     report.review_notices = review_notices.queue_due(session, settings, now)
@@ -102,6 +103,7 @@ def send_digests(session: Session, settings: Settings, now: datetime,
         .where(col(EmailPreference.daily_digest), col(User.is_active))
     ).all()
     queued = 0
+    office_day = now.astimezone(ZoneInfo(settings.time_zone)).date().isoformat()
     for user in users:
         items = pending_actions(session, user, settings, now, waiting)
         if not items:
@@ -112,7 +114,7 @@ def send_digests(session: Session, settings: Settings, now: datetime,
             recipients=[Recipient(email=user.email, name=user.name, user_id=user.id)],
             subject=(f"{SUBJECT_PREFIX} Daily digest: {count} proposal"
                      f"{'s wait' if count != 1 else ' waits'} for your action"),
-            context={"items": items}, dedupe_key=f"digest:{user.id}:{now.date().isoformat()}",
+            context={"items": items}, dedupe_key=f"digest:{user.id}:{office_day}",
             settings=settings)
     return queued
 

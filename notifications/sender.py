@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy import ColumnElement, Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from notifications.expand import expand_pending
@@ -29,6 +29,7 @@ from notifications.transport import (
     Attempt,
     ConnectFailed,
     Mail,
+    OnSent,
     Result,
     Transport,
     envelope_problem,
@@ -106,6 +107,8 @@ class Sender:
         self.clock = clock
         self.rng = rng or random.Random()
         self.name = name or worker_name()
+        # Rows marked sent the moment their 250 arrived, not yet counted by `record`.
+        self.marked: set[int] = set()
 
     def claim(self) -> list[OutboxMessage]:
         """Lease the next due batch to this worker."""
@@ -137,8 +140,51 @@ class Sender:
             session.commit()
             return rows
 
+    def renew(self, rows: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+        """Lease a batch claimed ahead (while the previous one was on the wire) from now on,
+        for as long as sending it may take; answer the rows still this worker's."""
+        ids = [row.id for row in rows]
+        if not ids:
+            return []
+        until = self.clock() + timedelta(seconds=self.policy.lease_seconds)
+        with Session(self.engine, expire_on_commit=False) as session:
+            kept = set(session.execute(
+                update(OutboxMessage).where(col(OutboxMessage.id).in_(ids), self._mine())
+                .values(lease_until=until).returning(col(OutboxMessage.id))).scalars().all())
+            session.commit()
+        for row in rows:
+            row.lease_until = until
+        return [row for row in rows if row.id in kept]
+
+    def _mine(self) -> ColumnElement[bool]:
+        return and_(col(OutboxMessage.leased_by) == self.name,
+                    col(OutboxMessage.status) == OutboxStatus.SENDING.value)
+
+    def mark_sent(self, rows: Sequence[OutboxMessage]) -> None:
+        """Mark messages the server has taken as sent, with their audit entries, at once: a
+        worker that dies later in the batch does not send them again."""
+        now = self.clock()
+        with Session(self.engine, expire_on_commit=False) as session:
+            done = self._sent(session, rows, now)
+            session.commit()
+        self.marked.update(row.id for row in done if row.id is not None)
+
+    def _sent(self, session: Session, rows: Sequence[OutboxMessage], now: datetime
+              ) -> list[OutboxMessage]:
+        done = set(session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_([r.id for r in rows]), self._mine())
+            .values(status=OutboxStatus.SENT.value, sent_at=now, lease_until=None,
+                    leased_by=None, last_error=None)
+            .returning(col(OutboxMessage.id))
+        ).scalars().all())
+        sent_now = [row for row in rows if row.id in done]
+        audit_sent(session, sent_now, now)
+        return sent_now
+
     async def deliver(self, rows: Sequence[OutboxMessage]) -> list[Outcome]:
-        """Send a claimed batch over one connection; no database work here."""
+        """Send a claimed batch over one connection; each message the server takes is marked
+        sent as its 250 arrives (in a thread, while the next one goes out)."""
         lease = self.policy.lease_seconds
         # Stop early enough that a slow last message still ends inside the lease.
         deadline = time.monotonic() + max(lease - 2 * self.policy.smtp_timeout_seconds, lease / 2)
@@ -153,14 +199,38 @@ class Sender:
                 refusals[index] = Attempt(Result.PERMANENT, problem)
             else:
                 mails.append(Mail(sender, row.recipient, message_for(row, mail_from)))
-        attempts = iter(await self._send(mails, deadline))
+        sendable = [row for index, row in enumerate(rows) if index not in refusals]
+        taken: list[OutboxMessage] = []
+        writing: asyncio.Future[None] | None = None
+
+        async def write_taken() -> None:
+            while taken:
+                batch = taken[:]
+                del taken[:]
+                try:
+                    await asyncio.to_thread(self.mark_sent, batch)
+                except Exception as error:  # the batch's `record` writes them instead
+                    log.warning("marking sent messages failed, recording them with the "
+                                "batch: %s", error)
+
+        def on_sent(index: int) -> None:
+            nonlocal writing
+            taken.append(sendable[index])
+            if writing is None or writing.done():
+                writing = asyncio.ensure_future(write_taken())
+
+        attempts = iter(await self._send(mails, deadline, on_sent))
+        if writing is not None:
+            await writing
+        await write_taken()
         outcomes: list[Outcome] = []
         for index, row in enumerate(rows):
             attempt = refusals[index] if index in refusals else next(attempts)
             outcomes.append(Outcome(row, attempt.result, attempt.error))
         return outcomes
 
-    async def _send(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
+    async def _send(self, mails: Sequence[Mail], deadline: float,
+                    on_sent: OnSent | None = None) -> list[Attempt]:
         """One Attempt per mail, in order, over one transport."""
         if not mails:
             return []
@@ -171,7 +241,7 @@ class Sender:
             return [Attempt(Result.TRANSIENT, str(error))] * len(mails)
         attempts: list[Attempt] = []
         try:
-            attempts = await transport.send_all(mails, deadline)
+            attempts = await transport.send_all(mails, deadline, on_sent)
         finally:
             try:
                 await transport.close()
@@ -186,21 +256,15 @@ class Sender:
         """Write what happened, only for rows this worker still holds."""
         report = DrainReport(outcomes=list(outcomes))
         now = self.clock()
-        mine = and_(col(OutboxMessage.leased_by) == self.name,
-                    col(OutboxMessage.status) == OutboxStatus.SENDING.value)
+        mine = self._mine()
         with Session(self.engine, expire_on_commit=False) as session:
             sent = [o.row for o in outcomes if o.result is Result.SENT]
-            if sent:
-                done = set(session.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.id).in_([r.id for r in sent]), mine)
-                    .values(status=OutboxStatus.SENT.value, sent_at=now, lease_until=None,
-                            leased_by=None, last_error=None)
-                    .returning(col(OutboxMessage.id))
-                ).scalars().all())
-                sent_now = [row for row in sent if row.id in done]
-                report.sent = len(sent_now)
-                audit_sent(session, sent_now, now)
+            early = {row.id for row in sent if row.id in self.marked}
+            self.marked.difference_update(early)
+            report.sent = len(early)
+            late = [row for row in sent if row.id not in early]
+            if late:
+                report.sent += len(self._sent(session, late, now))
             for outcome in outcomes:
                 result, message = outcome.result, outcome.row
                 if result is Result.SENT:
@@ -249,6 +313,8 @@ class Sender:
             while rows:
                 total.batches += 1
                 more = max_batches is None or total.batches < max_batches
+                if total.batches > 1:
+                    rows = await asyncio.to_thread(self.renew, rows)
                 claiming = asyncio.ensure_future(asyncio.to_thread(self.claim)) if more else None
                 outcomes = await self.deliver(rows)
                 if recording is not None:

@@ -7,7 +7,16 @@ from functools import lru_cache
 
 import aiosmtplib
 
-from notifications.transport import NOT_TRIED, SENT, Attempt, ConnectFailed, Mail, Result, refused
+from notifications.transport import (
+    NOT_TRIED,
+    SENT,
+    Attempt,
+    ConnectFailed,
+    Mail,
+    OnSent,
+    Result,
+    refused,
+)
 from plumbing.settings import Settings
 
 
@@ -54,7 +63,8 @@ class SMTPTransport:
         if self.reuse:
             self.client = await self._connect()
 
-    async def send_all(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
+    async def send_all(self, mails: Sequence[Mail], deadline: float,
+                       on_sent: OnSent | None = None) -> list[Attempt]:
         attempts: list[Attempt] = []
         for index, mail in enumerate(mails):
             if time.monotonic() > deadline:
@@ -67,6 +77,8 @@ class SMTPTransport:
                     return attempts + [failed] * (len(mails) - index)
             client = self.client
             attempts.append(await self._send(client, mail))
+            if on_sent is not None and attempts[-1].result is Result.SENT:
+                on_sent(index)
             if not client.is_connected:
                 self.client = None
             elif not self.reuse:

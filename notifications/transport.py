@@ -1,7 +1,7 @@
 """What the sender hands a transport, and what comes back for each message."""
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -72,10 +72,15 @@ class ConnectFailed(Exception):
     """The SMTP server could not be reached or refused us before any message."""
 
 
+# Told the index of each mail the server has taken (its 250), as soon as it has.
+OnSent = Callable[[int], None]
+
+
 class Transport(Protocol):
     async def open(self) -> None: ...
 
-    async def send_all(self, mails: Sequence[Mail], deadline: float) -> list[Attempt]:
+    async def send_all(self, mails: Sequence[Mail], deadline: float,
+                       on_sent: OnSent | None = None) -> list[Attempt]:
         """Try each mail in order until `deadline` (time.monotonic); one Attempt per mail."""
         ...
 

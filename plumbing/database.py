@@ -19,16 +19,18 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
+from plumbing.logs import Throttled, first_line
 from plumbing.settings import get_settings
 
 # The execution option that picks how a SQLite transaction begins.
 SQLITE_BEGIN = "sqlite_begin"
 READ_ONLY = {SQLITE_BEGIN: "DEFERRED"}
 log = logging.getLogger(__name__)
+closing_failed = Throttled(log, 10)
 # The database's own trouble, not the caller's: busy past the timeout, the server gone away
 # (restart, failover), the connection lost. Worth waiting out and trying again.
 DATABASE_AWAY = (OperationalError, InterfaceError)
@@ -38,8 +40,12 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def build_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10) -> Engine:
-    """Create an engine configured for this service's concurrency rules."""
+def build_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10,
+                 application_name: str = "microcred") -> Engine:
+    """Create an engine configured for this service's concurrency rules.
+
+    On PostgreSQL each connection names its process kind (`application_name`, seen in
+    pg_stat_activity), unless the URL names one itself."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -50,8 +56,10 @@ def build_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
+    named = "application_name" in make_url(url).query
     return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size,
-                         pool_pre_ping=True)
+                         pool_pre_ping=True,
+                         connect_args={} if named else {"application_name": application_name})
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -83,14 +91,20 @@ def writer_engine(engine: Engine, busy_timeout_ms: int) -> Engine:
 
 
 @lru_cache(maxsize=8)
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str | None = None, application_name: str = "microcred") -> Engine:
     """The process-wide engine for a database URL (the configured one by default)."""
     settings = get_settings()
     return build_engine(
         url or settings.database_url,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=settings.database_pool_size,
+        application_name=application_name,
     )
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit to print: its password masked."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @contextmanager
@@ -104,8 +118,8 @@ def _closing(session: Session) -> Iterator[Session]:
             # Closing only rolls back what is left; when the server has gone away (restart,
             # failover) there is nothing to roll back, and raising here would turn an answered
             # request into a dropped connection.
-            log.warning("closing a database session failed; dropping its connection: %s",
-                        error.orig)
+            closing_failed.warning("closing a database session failed; dropping its "
+                                   "connection: %s", first_line(error))
             session.invalidate()
 
 

@@ -20,7 +20,7 @@ class DeliveryPolicy:
     backoff_max_seconds: float = 3600
     # The delay is drawn from [(1 - jitter) * d, d], so failed batches do not retry in step.
     jitter: float = 0.5
-    lease_seconds: float = 300
+    lease_seconds: float = 60
     batch_size: int = 100
     smtp_timeout_seconds: float = 30
 

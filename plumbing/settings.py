@@ -1,10 +1,22 @@
 """Settings from MICROCRED_* environment variables and a .env file."""
 
 import ipaddress
+import secrets
 from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(ValueError):
+    """Settings that cannot work together; the message names them."""
+
+
+# Without a configured key (tests, library use) sessions are signed with a key of this process
+# alone, never a constant: the commands that start services refuse to run without a real one.
+PROCESS_KEY = secrets.token_bytes(32)
 
 
 class Settings(BaseSettings):
@@ -13,7 +25,12 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///./microcred.db"
-    secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    # Signs sessions and CSRF tokens. The commands that start services refuse to run without
+    # a strong one (plumbing/secret_key.py); library use without one signs with a key made
+    # for the process alone.
+    secret_key: SecretStr | None = None
+    # Earlier keys, comma-separated: what they signed still verifies while a key is rotated.
+    old_secret_keys: SecretStr = SecretStr("")
     base_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -35,12 +52,16 @@ class Settings(BaseSettings):
     # Email: reminders, escalation and the outbox sender (notifications/).
     reminder_days: float = 7
     escalation_days: float = 14
-    digest_hour: int = 7  # UTC hour after which the daily digests go out
+    digest_hour: int = 7  # hour (in time_zone) after which the daily digests go out
+    # The office's time zone (IANA name): when its day, and so its digest hour, begins.
+    time_zone: str = "America/Phoenix"
     smtp_timeout_seconds: float = 30
     email_max_attempts: int = 12
     email_backoff_seconds: float = 60
     email_backoff_max_seconds: float = 3600
-    email_lease_seconds: float = 300
+    # How long a claimed batch is a worker's: each message is marked sent as its 250 arrives,
+    # so only what a dead worker claimed but did not send waits this long.
+    email_lease_seconds: float = 60
     email_batch_size: int = 100
     email_poll_seconds: float = 2
     scheduler_interval_seconds: float = 300
@@ -70,15 +91,30 @@ class Settings(BaseSettings):
     # (unset: in the database).
     max_attachment_bytes: int = 10 * 1024 * 1024
     attachment_dir: str | None = None
+    # Awards: the university's Ed25519 signing key (PEM); the embedded SQLite default keeps
+    # one beside its database when this is not set.
+    signing_key_file: str | None = None
+    # Co-authors who are no users yet must have an address of these comma-separated domains;
+    # empty: the domains of existing users (workflow/proposals/co_authors.py).
+    allowed_email_domains: str = ""
     # Email actions (notifications/inbound/).
     action_token_days: float = 14
     # `serve` also listens for email replies over SMTP on this port when it is set.
     inbound_smtp_port: int | None = None
     inbound_smtp_host: str = "127.0.0.1"
-    # Inbound messages one sender may send within the window before the rest are dropped.
+    # Inbound messages per reply token within the window before the rest are dropped, and per
+    # connecting address (a relay forwards everyone's replies: size it for all of them).
     inbound_rate_limit: int = 10
+    inbound_address_rate_limit: int = 200
     inbound_rate_window_seconds: float = 600
     inbound_max_bytes: int = 1_000_000
+    # A reply acts only when the receiving server's Authentication-Results, from one of these
+    # comma-separated authserv-ids (empty: the reply domain), vouch for its sender.
+    inbound_require_auth: bool = True
+    inbound_authserv_id: str = ""
+    # Refusals of unauthenticated callers one address may cause within the inbound window
+    # before it is turned away (429, or 450 over SMTP).
+    refusal_limit: int = 20
 
     # Web pages (api/pages): sign-in links, sessions, single sign-on, demo sign-in.
     sign_in_link_minutes: int = 15
@@ -87,13 +123,43 @@ class Settings(BaseSettings):
     # comma-separated IPs or CIDRs.
     trusted_user_header: str | None = None
     trusted_proxies: str = ""
+    # The proxy sends it as X-Microcred-Proxy-Secret; the user header counts only with it.
+    trusted_proxy_secret: SecretStr | None = None
     # One-click sign-in as any user on the sign-in page: `serve --demo` turns it on.
     demo_sign_in: bool = False
+
+    # Operations (plumbing/logs.py, api/routes/operations.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # When set, GET /metrics answers only `Authorization: Bearer <this>`.
+    metrics_token: SecretStr | None = None
+
+    def verifying_keys(self) -> list[bytes]:
+        """The key that signs, then the earlier ones that still verify."""
+        current = (PROCESS_KEY if self.secret_key is None
+                   else self.secret_key.get_secret_value().encode())
+        old = [k.strip() for k in self.old_secret_keys.get_secret_value().split(",")]
+        return [current] + [k.encode() for k in old if k]
 
     @property
     def canvas_configured(self) -> bool:
         return bool(self.canvas_credentials_url and self.canvas_credentials_token
                     and self.canvas_credentials_issuer_id)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, such as "
+                             "America/Phoenix)") from error
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

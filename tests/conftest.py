@@ -197,11 +197,14 @@ def world(session: Session, settings: Settings) -> World:
 
 def force_state(engine: Engine, proposal_id: int, state: str,
                 returned_from: str | None = None) -> None:
-    """Put a proposal in a state for a test's setup, around the door (test use only)."""
+    """Put a proposal in a state for a test's setup, around the door (test use only). Any
+    state but draft is reached as if it had been submitted once."""
     with engine.begin() as conn:
         conn.execute(
-            text("UPDATE proposal SET state = :s, returned_from = :r WHERE id = :i"),
-            {"s": state, "r": returned_from, "i": proposal_id},
+            text("UPDATE proposal SET state = :s, returned_from = :r, submitted_at = CASE "
+                 "WHEN :draft THEN NULL ELSE coalesce(submitted_at, created_at) END "
+                 "WHERE id = :i"),
+            {"s": state, "r": returned_from, "i": proposal_id, "draft": state == "draft"},
         )
 
 

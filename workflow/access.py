@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import BindParameter, ColumnElement, String, cast, or_
+from sqlalchemy import BindParameter, ColumnElement, String, and_, cast, or_
 from sqlmodel import Session, col, select
 
 from workflow.accounts.models import Role, RoleGrant, User
@@ -58,6 +58,8 @@ class Standing:
     is_owner: bool
     is_co_author: bool
     department_id: int
+    # Whether it was ever submitted: a draft withdrawn unsubmitted stays its authors' own.
+    ever_submitted: bool = False
 
     @property
     def authors(self) -> bool:
@@ -70,6 +72,7 @@ def standing(grants: Grants, proposal: Proposal) -> Standing:
         is_owner=proposal.owner_id == grants.user.id,
         is_co_author=grants.user.email.lower() in {a.lower() for a in proposal.co_authors},
         department_id=proposal.department_id,
+        ever_submitted=proposal.submitted_at is not None,
     )
 
 
@@ -91,8 +94,13 @@ def can_edit(who: Standing, state: State) -> bool:
 
 
 def can_view(who: Standing, state: State) -> bool:
-    """A draft is its authors' own until submitted; after that any signed-in user may read it."""
-    return who.authors or state is not State.DRAFT
+    """A draft is its authors' own until submitted, and stays so when it is withdrawn without
+    ever being submitted; after that any signed-in user may read it."""
+    if who.authors:
+        return True
+    if state is State.WITHDRAWN:
+        return who.ever_submitted
+    return state is not State.DRAFT
 
 
 def visible_clause(viewer_id: int | BindParameter[int],
@@ -100,7 +108,9 @@ def visible_clause(viewer_id: int | BindParameter[int],
     """The SQL form of can_view, for lists: the viewer's id and address, or bound parameters
     for them (the second taking `co_author_pattern(email)`)."""
     return or_(
-        col(Proposal.state) != State.DRAFT.value,
+        col(Proposal.state).not_in([State.DRAFT.value, State.WITHDRAWN.value]),
+        and_(col(Proposal.state) == State.WITHDRAWN.value,
+             col(Proposal.submitted_at).is_not(None)),
         col(Proposal.owner_id) == viewer_id,
         co_authored_by(email),
     )

@@ -36,3 +36,7 @@ def problem(message: str, field: str | None = None, *, kind: str = "value_error"
     """One thing wrong with the input, shaped as FastAPI's own 422 items are, so that clients
     read the door's refusals and FastAPI's validation alike."""
     return {"loc": [where, field] if field else [where], "msg": message, "type": kind}
+
+
+class Unavailable(WorkflowError):
+    """The service is not set up to do this (a setting is missing); an operator must act."""

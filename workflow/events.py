@@ -31,6 +31,7 @@ class Event(StrEnum):
     RETIRED = "retired"
     REVIEWER_ASSIGNED = "reviewer_assigned"
     MENTIONED = "mentioned"
+    AWARDED = "awarded"
     REMINDER = "reminder"
     ESCALATION = "escalation"
     DIGEST = "digest"
@@ -52,6 +53,8 @@ class OutboxEvent(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Users the event names (the reviewers just assigned).
     named: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The award it is about (an award's email goes to its learner).
+    award_id: int | None = Field(default=None, foreign_key="award.id")
     created_at: datetime = Timestamp()
     # Passes that failed to expand it, and the last one's error: after enough failures the
     # worker leaves it parked here (kept, never deleted) instead of failing on it every pass.
@@ -70,6 +73,7 @@ class ProposalEvent:
     actor_id: int | None = None
     comment: str | None = None
     named: tuple[int, ...] = ()
+    award_id: int | None = None
 
 
 def record(session: Session, event: ProposalEvent) -> None:
@@ -77,7 +81,7 @@ def record(session: Session, event: ProposalEvent) -> None:
     session.execute(insert(OutboxEvent).values(
         event=event.kind.value, proposal_id=event.proposal_id, state=event.state.value,
         version=event.version, actor_id=event.actor_id, comment=event.comment,
-        named=list(event.named), created_at=utcnow(), attempts=0))
+        named=list(event.named), award_id=event.award_id, created_at=utcnow(), attempts=0))
 
 
 def for_transition(trigger: str, from_state: State, to_state: State) -> Event | None:

@@ -1,6 +1,7 @@
 """Validated text, address and id types, and the clock every table's times come from."""
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -49,23 +50,72 @@ def _printable(value: str) -> str:
 Text = AfterValidator(_printable)
 
 
-Email = Annotated[str, StringConstraints(max_length=254), Text, AfterValidator(plain_address)]
+def _invisible(value: str) -> str | None:
+    """The first invisible format character (bidi overrides, zero-width marks, the BOM), named."""
+    for char in value:
+        if unicodedata.category(char) == "Cf":
+            return f"U+{ord(char):04X} {unicodedata.name(char, 'format character')}"
+    return None
+
+
+def one_line_problem(value: str) -> str | None:
+    """Why this text cannot be a one-line field (a title, a name, a list item), or None.
+
+    A line break would start what reads as a new header line in a plain-text mail body; a
+    bidi override or a zero-width mark makes text read otherwise than it is stored."""
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
+        return "line breaks and control characters are not allowed in a one-line field"
+    if found := _invisible(value):
+        return f"invisible formatting characters are not allowed ({found})"
+    return None
+
+
+def multi_line_problem(value: str) -> str | None:
+    """Why this text cannot be a multi-line field, or None: it keeps line breaks (and tabs),
+    nothing else invisible."""
+    if NOT_TEXT.search(value):
+        return "control characters and lone surrogates are not allowed"
+    if found := _invisible(value):
+        return f"invisible formatting characters are not allowed ({found})"
+    if any(unicodedata.category(char) in ("Zl", "Zp") for char in value):
+        return "use plain line breaks, not Unicode line or paragraph separators"
+    return None
+
+
+def _one_line(value: str) -> str:
+    if problem := one_line_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+def _multi_line(value: str) -> str:
+    if problem := multi_line_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+OneLine = AfterValidator(_one_line)
+MultiLine = AfterValidator(_multi_line)
+
+
+Email = Annotated[str, StringConstraints(max_length=254), Text, OneLine,
+                  AfterValidator(plain_address)]
 
 
 Line = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Text
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Text, OneLine
 ]
 
 
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Text
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Text, OneLine
 ]
 
 
-ShortText = Annotated[str, StringConstraints(max_length=2000), Text]
+ShortText = Annotated[str, StringConstraints(max_length=2000), Text, MultiLine]
 
 
-LongText = Annotated[str, StringConstraints(max_length=10_000), Text]
+LongText = Annotated[str, StringConstraints(max_length=10_000), Text, MultiLine]
 
 
 Code = Annotated[

@@ -44,6 +44,7 @@ from workflow.machine import (
     unmet_reason,
 )
 from workflow.meetings import schedule
+from workflow.proposals.co_authors import co_author_problems
 from workflow.proposals.models import (
     EDITABLE_FIELDS,
     AvailableAction,
@@ -51,7 +52,7 @@ from workflow.proposals.models import (
     ProposalCreate,
     ProposalUpdate,
 )
-from workflow.reviews import assignment, reviewing
+from workflow.reviews import assignment, reviewing, visibility
 
 
 def checks_for(session: Session, proposal: Proposal, *, warnings: bool = True) -> list[Check]:
@@ -145,7 +146,13 @@ def apply(
     proposal.returned_from = state.value if new_state is State.RETURNED else None
     proposal.version += 1
     proposal.updated_at = utcnow()
+    if new_state is State.DEPARTMENT_REVIEW and proposal.submitted_at is None:
+        proposal.submitted_at = proposal.updated_at  # from now on readable by every user
     detail: dict[str, Any] = {"comment": comment} if comment else {}
+    if visibility.releases_round(state, new_state):
+        # The coordinator's decision releases the round's comments to the authors.
+        proposal.released_round = proposal.review_round
+        detail[visibility.RELEASED] = proposal.review_round
     if new_state is State.RUBRIC_REVIEW:
         assignment.open_round(session, proposal, settings.rubric_key)
     elif state is State.RUBRIC_REVIEW:
@@ -272,9 +279,10 @@ def visible_proposal(session: Session, proposal_id: int, grants: Grants) -> Prop
 
 def create_proposal(
     session: Session, data: ProposalCreate, actor: User, via: str | Channel,
-    grants: Grants | None = None,
+    grants: Grants | None = None, settings: Settings | None = None,
 ) -> Proposal:
-    """Start a draft owned by the actor in one of their departments."""
+    """Start a draft owned by the actor in one of their departments (`settings` for the
+    allowed co-author domains; without them, the domains of existing users)."""
     department = session.exec(select(Department).where(Department.code == data.department)).first()
     grants = _grants(session, actor, grants)
     try:
@@ -283,7 +291,10 @@ def create_proposal(
         if not any(dept == department.id for role, dept in grants.department_roles
                    if role in DEPARTMENT_ROLES):
             raise Forbidden(f"you are not a member of department {department.code}")
-        _check_predecessor(session, data.predecessor_id)
+        _check_predecessor(session, data.predecessor_id, department.id or 0)
+        unknown = co_author_problems(session, data.co_authors, settings)
+        if unknown:
+            raise Unprocessable(unknown)
     except (Forbidden, Unprocessable):
         session.rollback()
         raise
@@ -303,13 +314,19 @@ def create_proposal(
     return proposal
 
 
-def _check_predecessor(session: Session, predecessor_id: int | None) -> None:
+def _check_predecessor(session: Session, predecessor_id: int | None, department_id: int
+                       ) -> None:
+    """A proposal replaces only a published credential of its own department: publishing it
+    supersedes the predecessor, which nobody else may decide for that department."""
     if predecessor_id is None:
         return
     predecessor = session.get(Proposal, predecessor_id)
     if predecessor is None or predecessor.state != State.PUBLISHED.value:
         raise Unprocessable([problem("the predecessor must be a published credential",
                                      "predecessor_id")])
+    if predecessor.department_id != department_id:
+        raise Forbidden("the predecessor belongs to another department; only its own "
+                        "department can replace it (by revising it)")
 
 
 # Fields an edit may not set to null: the columns the table declares NOT NULL.
@@ -321,7 +338,7 @@ REQUIRED_FIELDS = frozenset(
 
 def edit_proposal(
     session: Session, proposal_id: int, changes: ProposalUpdate, actor: User, via: str | Channel,
-    grants: Grants | None = None,
+    grants: Grants | None = None, settings: Settings | None = None,
 ) -> Proposal:
     """Apply an owner's edit in draft or returned; audit each changed field before and after."""
     channel = str(via)
@@ -341,7 +358,10 @@ def edit_proposal(
         if emptied:
             raise Unprocessable([problem("cannot be empty", name) for name in emptied])
         if "predecessor_id" in requested:
-            _check_predecessor(session, requested["predecessor_id"])
+            _check_predecessor(session, requested["predecessor_id"], proposal.department_id)
+        unknown = co_author_problems(session, requested.get("co_authors") or (), settings)
+        if unknown:
+            raise Unprocessable(unknown)
     except (NotFound, Conflict, Forbidden, Unprocessable) as refusal:
         audit.record_refusal(
             session, refusal, actor=actor, role="submitter", channel=channel, action="edit",

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from api.pages import (
+    awards,
     catalog,
     credential_reviews,
     designs,
@@ -25,3 +26,4 @@ router.include_router(catalog.router)
 router.include_router(meetings.router)
 router.include_router(proposal_sections.router)
 router.include_router(credential_reviews.router)
+router.include_router(awards.router)

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from api.charts import pathway_drawing
 from api.deps import ReadSessionDep
 from api.web import MaybeWebUser, render, settings_of
+from workflow.awards import service as awards
 from workflow.credentials import catalog as listing
 from workflow.errors import NotFound
 from workflow.fields import Code
@@ -86,10 +87,13 @@ def catalog(
 
 @router.get("/credentials/{public_id}", response_class=HTMLResponse)
 def credential_page(public_id: str, request: Request, session: ReadSessionDep,
-                    _me: MaybeWebUser) -> HTMLResponse:
+                    me: MaybeWebUser) -> HTMLResponse:
     if not PUBLIC_ID.fullmatch(public_id):
         raise NotFound("no such credential")
     credential = listing.one(session, public_id, settings_of(request))
     pathway = listing.pathway(session, public_id)
+    stored = listing.by_public_id(session, public_id)
+    may_see_awards = me is not None and awards.may_see_awards(session, me, stored)
     return render(request, "credential.html", c=credential, pathway=pathway,
+                  may_see_awards=may_see_awards,
                   drawing=pathway_drawing(pathway) if len(pathway.nodes) > 1 else None)

@@ -21,7 +21,7 @@ from workflow.errors import Unprocessable
 from workflow.fields import MAX_ID
 from workflow.machine import State
 from workflow.proposals.models import ProposalCreate, ProposalUpdate
-from workflow.reviews import assignment, reviewing
+from workflow.reviews import assignment, reviewing, visibility
 
 router = APIRouter(include_in_schema=False)
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -80,7 +80,8 @@ async def create_proposal(request: Request, session: SessionDep,
     department = form.get("department")
     try:
         data = ProposalCreate.model_validate({**values, "department": department})
-        proposal = service.create_proposal(session, data, me.user, Channel.WEB)
+        proposal = service.create_proposal(session, data, me.user, Channel.WEB,
+                                           settings=settings_of(request))
     except ValidationError as error:
         return _form(request, session, me, values=values, errors=field_errors(error),
                      status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -108,7 +109,8 @@ async def save_edit(request: Request, proposal_id: ProposalId, session: SessionD
     version = form.get("version")
     try:
         changes = ProposalUpdate.model_validate({**values, "version": version or None})
-        service.edit_proposal(session, proposal_id, changes, me.user, Channel.WEB)
+        service.edit_proposal(session, proposal_id, changes, me.user, Channel.WEB,
+                              settings=settings_of(request))
     except ValidationError as error:
         return _form(request, session, me, values=values, errors=field_errors(error),
                      proposal_id=proposal_id, version=int(version) if isinstance(
@@ -122,7 +124,9 @@ def proposal_page(request: Request, proposal_id: ProposalId, session: ReadSessio
                   me: WebUser) -> HTMLResponse:
     proposal = service.visible_proposal(session, proposal_id, me)
     shown = queries.to_public(proposal)
-    history = queries.history(session, proposal_id)
+    # The timeline shows reviews only as far as the blind-review rule lets this reader see.
+    blind = visibility.Blind(session, me, proposal)
+    history = blind.history(session, queries.history(session, proposal_id))
     nodes, edges = state_diagram(proposal.state)
     may_assign = assignment.assignment_refusal(me, proposal) is None
     return render(
@@ -134,7 +138,8 @@ def proposal_page(request: Request, proposal_id: ProposalId, session: ReadSessio
         may_edit=can_edit(standing(me, proposal), State(proposal.state)),
         reviewers=dashboard.active_reviewers(session) if may_assign else [],
         has_rubric=proposal.review_round > 0,
-        result=reviewing.result_of(session, proposal),
+        result=reviewing.result_of(session, proposal)
+        if blind.result_visible(proposal.review_round) else None,
         **design_context(request, session, proposal, me),
         **sections(session, proposal, me, settings_of(request)),
     )

@@ -5,12 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlmodel import col, select
 
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.web import CsrfChecked, WebUser, render, see_other
 from workflow import service
-from workflow.accounts.models import User
 from workflow.audit import Channel
 from workflow.errors import NotFound, Unprocessable
 from workflow.fields import MAX_ID
@@ -29,18 +27,21 @@ def review_page(request: Request, proposal_id: ProposalId, session: ReadSessionD
         raise NotFound("this proposal has not reached rubric review")
     rubric = rubrics.rubric_version(session, proposal.rubric_key, proposal.rubric_version)
     rows = reviewing.round_reviews(session, proposal_id, proposal.review_round)
-    emails = dict(session.exec(select(User.id, User.email).where(
-        col(User.id).in_({r.reviewer_id for r in rows}))).all())
     mine: Review | None = next((r for r in rows if r.reviewer_id == me.user.id), None)
+    blind = visibility.Blind(session, me, proposal)
     others = []
-    for number, row in enumerate(rows, start=1):
-        label = visibility.reviewer_label(me, proposal, row, number,
-                                          emails.get(row.reviewer_id, ""))
-        if label and row.reviewer_id != me.user.id:
-            others.append((label, row))
+    for row in rows:
+        shown = blind.review(row.reviewer_id, proposal.review_round)
+        # Without scores, a review with no comments has nothing to show this reader.
+        if shown is not None and row.reviewer_id != me.user.id and (
+                shown.scores or row.comments):
+            others.append((shown.reviewer, {
+                "scores": row.scores if shown.scores else {},
+                "comments": row.comments if shown.comments else {}}))
     return render(request, "review.html", p=proposal, rubric=rubric, mine=mine, others=others,
                   may_score=reviewing.scoring_refusal(session, me, proposal, settings) is None,
-                  result=reviewing.result_of(session, proposal))
+                  result=reviewing.result_of(session, proposal)
+                  if blind.result_visible(proposal.review_round) else None)
 
 
 @router.post("/proposals/{proposal_id}/review", dependencies=[CsrfChecked])

@@ -7,10 +7,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
 from api.deps import ReadSessionDep, SessionDep
-from api.web import CsrfChecked, end_session, render, see_other, settings_of, start_session
+from api.web import (
+    CsrfChecked,
+    MaybeWebUser,
+    end_session,
+    render,
+    see_other,
+    settings_of,
+    start_session,
+)
 from notifications.sign_in import send_sign_in_link
 from workflow.access import grants_of
 from workflow.accounts.models import User
+from workflow.accounts.service import end_sessions
 from workflow.accounts.sign_in import active_user, link_is_usable, use_link
 
 router = APIRouter(include_in_schema=False)
@@ -95,7 +104,11 @@ def use_sign_in_link(request: Request, token: Token, session: SessionDep,
 
 
 @router.post("/sign-out", dependencies=[CsrfChecked])
-def sign_out(request: Request) -> RedirectResponse:
+def sign_out(request: Request, session: SessionDep, me: MaybeWebUser) -> RedirectResponse:
+    if me is not None:
+        # Every cookie of this user ends here, not only this browser's copy.
+        end_sessions(session, me.user)
+        session.commit()
     response = see_other("/sign-in")
     end_session(response, settings_of(request))
     return response

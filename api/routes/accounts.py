@@ -1,5 +1,4 @@
-"""Health, the caller, departments, audit verification."""
-
+"""The caller, departments, audit verification."""
 
 from fastapi import APIRouter, status
 from sqlmodel import col, select
@@ -12,11 +11,6 @@ from workflow.accounts.service import add_department, describe
 from workflow.audit import AuditVerification
 
 router = APIRouter(prefix="/api")
-
-@router.get("/health", tags=["service"])
-def health() -> dict[str, str]:
-    return {"status": "ok"}
-
 
 @router.get("/me", tags=["accounts"], responses=errors.responses(401))
 def me(session: ReadSessionDep, grants: CurrentUser) -> Me:

@@ -4,7 +4,9 @@
 `POST /actions/{token}` does it. The token is the capability, so no session is needed.
 """
 
-import logging
+from email.parser import BytesHeaderParser
+from email.policy import default
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any
@@ -13,13 +15,15 @@ from fastapi import APIRouter, Form, Header, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api import errors
 from api.deps import ReadSessionDep, SessionDep
 from notifications.compose import links, proposal_facts
-from notifications.inbound import action_tokens, policy, receive
+from notifications.inbound import action_tokens, policy, receive, refusals
 from notifications.inbound.action_tokens import Preview, Refused
+from plumbing.database import write_session
 from plumbing.settings import Settings
 from workflow.accounts.models import User
 from workflow.audit import Channel
@@ -111,6 +115,12 @@ def do_action(
         done = action_tokens.use(session, token, trigger, via=Channel.EMAIL_LINK.value,
                                  settings=settings, comment=comment, proposal_ids=meant)
     except Refused as refusal:
+        if refusal.reason == "unknown":
+            # No token at all: anyone can send that, as fast as they like.
+            if refusals.refuse_stranger(session, source=client_source(request), kind="unknown",
+                                        message="an action link that names no token",
+                                        settings=settings, channel=Channel.EMAIL_LINK.value):
+                raise too_many() from refusal
         if refusal.reason == "comment_missing":
             with_comment = action_tokens.preview(session, token, trigger)
             return confirm_page(session, with_comment, settings, problem=refusal.message)
@@ -120,7 +130,7 @@ def do_action(
 
 
 @router.post("/api/inbound-email", status_code=status.HTTP_202_ACCEPTED, responses=errors.responses(
-    401, 413, 422, e401="Wrong or missing X-Inbound-Secret", e413="The message is too large",
+    401, 413, 422, 429, e401="Wrong or missing X-Inbound-Secret", e413="The message is too large",
     e503="Inbound email is not configured, or the database is busy"))
 async def inbound_email(
     request: Request,
@@ -138,24 +148,40 @@ async def inbound_email(
     raw = await request.body()
     if len(raw) > settings.inbound_max_bytes:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the message is too large")
+    source = client_source(request)
     if not policy.secret_matches(settings, x_inbound_secret):
-        await run_in_threadpool(policy.record_bad_secret, engine, raw)
+        over = await run_in_threadpool(_bad_secret, engine, source, raw, settings)
+        if over:
+            raise too_many()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or missing X-Inbound-Secret")
-    received = await run_in_threadpool(receive.receive, engine, raw, settings)
+    received = await run_in_threadpool(receive.receive, engine, raw, settings, peer=source)
+    if received.reason == "unreadable":
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "the message has too many parts or nests them too deep")
+    if received.reason == "address_rate_limited":
+        raise too_many()
     return {"status": received.outcome, "reason": received.reason}
 
 
-class RedactTokens(logging.Filter):
-    """Keep action tokens out of the access log: the path holds one."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                action_tokens.redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
+def client_source(request: Request) -> str:
+    """The address the request came from (its proxy's view, from MICROCRED_TRUSTED_PROXIES)."""
+    return refusals.source_of(request.client.host if request.client else None)
 
 
-def install_log_redaction() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactTokens) for f in access.filters):
-        access.addFilter(RedactTokens())
+def too_many() -> HTTPException:
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                         "too many refused requests from this address; try again later",
+                         headers={"Retry-After": "600"})
+
+
+def _bad_secret(engine: Engine, source: str, raw: bytes, settings: Settings) -> bool:
+    """Count a webhook call with a wrong or missing secret (its message is not read further,
+    but the first of a window is audited with its sender and Message-ID)."""
+    headers = BytesHeaderParser(policy=default).parsebytes(raw[:65536])
+    detail = {"message_id": " ".join(str(headers.get("Message-ID", "")).split())[:255],
+              "from": parseaddr(str(headers.get("From", "")))[1].strip().lower()[:254]}
+    with write_session(engine) as session:
+        return refusals.refuse_stranger(session, source=source, kind="bad_inbound_secret",
+                                        message="wrong or missing X-Inbound-Secret",
+                                        settings=settings, detail=detail)
+

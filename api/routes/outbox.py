@@ -5,13 +5,14 @@ from email.message import EmailMessage
 from email.policy import default
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi.responses import HTMLResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlmodel import col, select
 
 from api import errors
 from api.deps import CurrentUser, ReadSessionDep, SessionDep, require
+from api.web import signed_in_grants
 from notifications import outbox
 from notifications.models import (
     DevMailboxMessage,
@@ -29,9 +30,6 @@ from workflow.accounts.service import user_for_token
 from workflow.fields import MAX_ID, as_utc, utcnow
 
 router = APIRouter(tags=["email"])
-
-MAILBOX_COOKIE = "microcred_mailbox"
-
 
 @router.get("/api/outbox", dependencies=[require(Role.ADMIN)],
             responses=errors.responses(401, 403, 422))
@@ -90,16 +88,19 @@ def _page(status_code: int = 200, **context: Any) -> HTMLResponse:
 
 
 def _mailbox_problem(request: Request, session: Any) -> str | None:
-    """Why this caller may not read the mailbox, or None for an admin."""
+    """Why this caller may not read the mailbox, or None for an admin: signed in on the site,
+    or (scripts) an admin's API token as a bearer header, never kept in a cookie."""
     scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
-    if scheme.lower() != "bearer":
-        token = request.cookies.get(MAILBOX_COOKIE, "")
-    if not token:
-        return "Sign in with an admin's API token to read the mailbox."
-    user = user_for_token(session, token)
-    if user is None:
-        return "That token is not valid."
-    if not grants_of(session, user).has(Role.ADMIN):
+    if scheme.lower() == "bearer" and token:
+        user = user_for_token(session, token)
+        if user is None:
+            return "That token is not valid."
+        grants: Grants | None = grants_of(session, user)
+    else:
+        grants = signed_in_grants(request)
+    if grants is None:
+        return "You are not signed in."
+    if not grants.has(Role.ADMIN):
         return "The mailbox is for admins only."
     return None
 
@@ -117,15 +118,6 @@ def mailbox(request: Request, session: ReadSessionDep) -> HTMLResponse:
                  "received": as_utc(at).strftime("%Y-%m-%d %H:%M:%S UTC")}
                 for i, r, s, at in rows]
     return _page(messages=messages)
-
-
-@router.post("/mailbox/sign-in", include_in_schema=False)
-def mailbox_sign_in(request: Request, token: Annotated[str, Form(max_length=200)]
-                    ) -> RedirectResponse:
-    response = RedirectResponse("/mailbox", status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(MAILBOX_COOKIE, token, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/mailbox")
-    return response
 
 
 @router.get("/mailbox/{message_id}", response_class=HTMLResponse, include_in_schema=False)

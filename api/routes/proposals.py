@@ -19,6 +19,7 @@ from workflow.proposals.models import (
     ProposalUpdate,
     TriggerRequest,
 )
+from workflow.reviews import visibility
 
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID)]
 router = APIRouter(prefix="/api/proposals", tags=["proposals"])
@@ -51,9 +52,10 @@ ACTION_LINKS = _links("$request.path.proposal_id", with_trigger="$response.body#
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProposalPublic,
              responses={201: PROPOSAL_LINKS, **errors.responses(400, 401, 403, 422)})
-def create_proposal(body: ProposalCreate, session: SessionDep, me: CurrentUser
-                    ) -> ProposalPublic:
-    proposal = service.create_proposal(session, body, me.user, Channel.API, grants=me)
+def create_proposal(body: ProposalCreate, session: SessionDep, me: CurrentUser,
+                    settings: SettingsDep) -> ProposalPublic:
+    proposal = service.create_proposal(session, body, me.user, Channel.API, grants=me,
+                                       settings=settings)
     return queries.to_public(proposal)
 
 
@@ -82,9 +84,9 @@ def get_proposal(proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUs
               responses={200: PROPOSAL_LINKS,
                          **errors.responses(400, 401, 403, 404, 409, 422)})
 def edit_proposal(proposal_id: ProposalId, body: ProposalUpdate, session: SessionDep,
-                  me: CurrentUser) -> ProposalPublic:
+                  me: CurrentUser, settings: SettingsDep) -> ProposalPublic:
     proposal = service.edit_proposal(session, proposal_id, body, me.user, Channel.API,
-                                     grants=me)
+                                     grants=me, settings=settings)
     return queries.to_public(proposal)
 
 
@@ -109,8 +111,8 @@ def prescreen_checks(proposal_id: ProposalId, session: ReadSessionDep, me: Curre
 @router.get("/{proposal_id}/history", responses=errors.responses(401, 404, 422))
 def proposal_history(proposal_id: ProposalId, session: ReadSessionDep, me: CurrentUser
                      ) -> list[AuditEntryPublic]:
-    service.visible_proposal(session, proposal_id, me)
-    return queries.history(session, proposal_id)
+    proposal = service.visible_proposal(session, proposal_id, me)
+    return visibility.history(session, me, proposal)
 
 
 # Last in the app: `{trigger}` would otherwise take the other routes' POSTs under a proposal

@@ -82,10 +82,13 @@ def add_rubric(
     return rubrics.add_rubric(session, body, me.user).model_dump(mode="json")
 
 
-def _public(review: Review, reviewer: str) -> ReviewPublic:
+def _public(review: Review, shown: visibility.Shown) -> ReviewPublic:
+    """A review as its reader may see it: scores and comments only where `shown` allows."""
     return ReviewPublic(
-        reviewer=reviewer, round=review.round, rubric_key=review.rubric_key,
-        rubric_version=review.rubric_version, scores=review.scores, comments=review.comments,
+        reviewer=shown.reviewer, round=review.round, rubric_key=review.rubric_key,
+        rubric_version=review.rubric_version,
+        scores=dict(review.scores) if shown.scores else {},
+        comments=dict(review.comments) if shown.comments else {},
         updated_at=as_utc(review.updated_at).isoformat(),
     )
 
@@ -97,7 +100,7 @@ def save_my_review(
     settings: SettingsDep,
 ) -> ReviewPublic:
     review = reviewing.save_review(session, proposal_id, body, me.user, Channel.API, settings)
-    return _public(review, me.user.email)
+    return _public(review, visibility.Shown(me.user.email, scores=True, comments=True))
 
 
 @router.get("/proposals/{proposal_id}/reviews", responses=errors.responses(401, 404, 422))
@@ -110,21 +113,23 @@ def proposal_reviews(
     proposal = service.visible_proposal(session, proposal_id, me)
     chosen = proposal.review_round if round is None else round
     rows = reviewing.round_reviews(session, proposal_id, chosen)
-    assigned = _assigned_ids(session, proposal)
-    emails = _emails(session, {r.reviewer_id for r in rows} | assigned)
-    labels = [visibility.reviewer_label(me, proposal, row, number, emails[row.reviewer_id])
-              for number, row in enumerate(rows, start=1)]
-    visible = [_public(row, label) for row, label in zip(rows, labels, strict=True) if label]
+    blind = visibility.Blind(session, me, proposal)
+    visible = []
+    for row in rows:
+        shown = blind.review(row.reviewer_id, chosen)
+        if shown is not None:
+            visible.append(_public(row, shown))
     result = reviewing.result_of(session, proposal, chosen)
+    assigned = _assigned_ids(session, proposal) if blind.assigned_visible() else set()
     return ReviewsPublic(
         round=chosen,
         rounds=reviewing.rounds_of(session, proposal_id) or ([chosen] if chosen else []),
         rubric_key=rows[0].rubric_key if rows else proposal.rubric_key,
         rubric_version=rows[0].rubric_version if rows else proposal.rubric_version,
-        assigned_reviewers=sorted(emails[i] for i in assigned)
-        if visibility.sees_reviewers(me) else [],
+        assigned_reviewers=sorted(_emails(session, assigned).values()),
         reviews=visible,
-        result=reviewing.result_as_dict(result) if result else None,
+        result=reviewing.result_as_dict(result)
+        if result and blind.result_visible(chosen) else None,
     )
 
 

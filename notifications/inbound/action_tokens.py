@@ -265,6 +265,10 @@ def use(
             raise Refused("requirements", "This cannot be done yet: "
                           + "; ".join(ready.facts["unmet"]) + ".", 422, _bound(ready))
     except Refused as refusal:
+        if refusal.token is None:
+            # No token at all: nobody to answer; the caller counts it (inbound/refusals.py).
+            session.rollback()
+            raise
         record_refusal(session, refusal, via=via, trigger=trigger, detail=detail,
                        on_outcome=on_outcome)
         raise
@@ -350,11 +354,3 @@ def problem(ready: Preview) -> str | None:
     if ready.facts["unmet"]:
         return "This cannot be approved yet: " + "; ".join(ready.facts["unmet"]) + "."
     return None
-
-
-ACTION_PATH = re.compile(r"/actions/[^/?#\s]+")
-
-
-def redact(text: str) -> str:
-    """Replace the token in an `/actions/<token>` path, for logs."""
-    return ACTION_PATH.sub("/actions/<token>", text)

@@ -36,13 +36,19 @@ class ReplyHandler:
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:  # noqa: N802
         raw = bytes(envelope.original_content or envelope.content or b"")
+        peer = session.peer[0] if isinstance(session.peer, tuple) else None
         try:
-            await asyncio.to_thread(receive, self.engine, raw, self.settings,
-                                    envelope_from=envelope.mail_from or "",
-                                    envelope_to=list(envelope.rcpt_tos))
+            received = await asyncio.to_thread(receive, self.engine, raw, self.settings,
+                                               envelope_from=envelope.mail_from or "",
+                                               envelope_to=list(envelope.rcpt_tos), peer=peer)
         except Exception:
             log.exception("an inbound reply could not be handled; the sender's server retries")
             return "451 4.3.0 please try again later"
+        if received.reason == "unreadable":
+            # Refused for good: a 4xx would have the sending server retry it forever.
+            return "554 5.6.0 too many parts or nested too deep; not accepted"
+        if received.reason == "address_rate_limited":
+            return "450 4.7.1 too many messages from your address; try again later"
         return "250 2.0.0 received"
 
 

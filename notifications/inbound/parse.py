@@ -20,9 +20,30 @@ class Inbound:
     envelope_to: tuple[str, ...]
 
 
+# No reply has more parts or deeper nesting than this; a message that has is refused unread,
+# before the parser (which recurses once per level) or anything walking the parts can overflow.
+MAX_PARTS = 100
+MAX_DEPTH = 10
+CONTENT_TYPE = re.compile(rb"^content-type[ \t]*:", re.I | re.M)
+
+
+class Unreadable(ValueError):
+    """A message too deeply nested or of too many parts to read; refused for good."""
+
+
 def parse(raw: bytes, envelope_from: str | None = None, envelope_to: Sequence[str] = ()
           ) -> Inbound:
+    # Each part declares its type on a line of its own: counting them bounds the parts (and so
+    # the depth) before the parser runs.
+    if len(CONTENT_TYPE.findall(raw)) > MAX_PARTS:
+        raise Unreadable(f"the message has more than {MAX_PARTS} parts")
     message = cast(EmailMessage, message_from_bytes(raw, policy=default))
+    levels = [(message, 0)]
+    while levels:
+        part, depth = levels.pop()
+        if depth > MAX_DEPTH:
+            raise Unreadable(f"the message nests parts more than {MAX_DEPTH} deep")
+        levels += [(cast(EmailMessage, child), depth + 1) for child in part.iter_parts()]
     sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
     message_id = " ".join(str(message.get("Message-ID", "")).split())[:255]
     return Inbound(message, sender[:254], message_id, envelope_from, tuple(envelope_to))

@@ -1,22 +1,22 @@
 """What an inbound message must pass before its words are read: the webhook's secret, the
-rate limit, robots, the reply address and the receiving server's sender checks."""
+rate limits, robots, the reply address and the receiving server's sender checks
+(Authentication-Results, RFC 8601, read with `authres`)."""
 
 import hmac
 import re
 from datetime import timedelta
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
-from email.policy import default
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
+from typing import Any
 
-from sqlalchemy import Engine, func
+import authres
+import authres.core
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from notifications.inbound.models import InboundMessage
 from notifications.inbound.parse import Inbound
-from plumbing.database import write_session
 from plumbing.settings import Settings
-from workflow import audit
 from workflow.audit import Channel
 from workflow.fields import utcnow
 
@@ -30,9 +30,6 @@ REPLY_ADDRESS = re.compile(r"reply\+([a-z2-7]{32})@([a-z0-9.-]+)", re.I)
 
 
 THREAD_IDS = re.compile(r"<(?:proposal-|p)(\d+)\.")
-
-
-AUTH_FAILURE = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*(fail|permerror)\b", re.I)
 
 
 def automatic(inbound: Inbound) -> str | None:
@@ -53,11 +50,83 @@ def automatic(inbound: Inbound) -> str | None:
     return None
 
 
-def authentication_failure(message: EmailMessage) -> str | None:
+def trusted_ids(settings: Settings) -> frozenset[str]:
+    configured = {i.strip().lower() for i in settings.inbound_authserv_id.split(",") if i.strip()}
+    return frozenset(configured or {settings.reply_domain.lower()})
+
+
+def trusted_results(message: EmailMessage, settings: Settings
+                    ) -> authres.AuthenticationResultsHeader | None:
+    """The topmost Authentication-Results a trusted server wrote (RFC 8601: its own header is
+    added above the others, and a sender's forgery of it is removed on the way in)."""
+    trusted = trusted_ids(settings)
     for header in message.get_all("Authentication-Results", []) or []:
-        found = AUTH_FAILURE.search(str(header))
-        if found:
-            return f"{found.group(1).lower()}={found.group(2).lower()}"
+        value = " ".join(str(header).split())
+        try:
+            parsed = authres.AuthenticationResultsHeader.parse_value(value)
+        except (authres.core.AuthResError, ValueError, IndexError):
+            continue  # not a header a server wrote
+        if (parsed.authserv_id or "").lower() in trusted:
+            return parsed
+    return None
+
+
+def _domain(value: str | None) -> str:
+    return (value or "").strip().strip("<>").rpartition("@")[2].lower().rstrip(".")
+
+
+def _aligned(domain: str, from_domain: str) -> bool:
+    """Relaxed alignment: the same domain, or one a subdomain of the other (never a bare
+    top-level domain)."""
+    if not domain or not from_domain or "." not in domain or "." not in from_domain:
+        return False
+    return (domain == from_domain or domain.endswith("." + from_domain)
+            or from_domain.endswith("." + domain))
+
+
+def _property(result: Any, kind: str, name: str) -> str | None:
+    for item in result.properties:
+        if item.type.lower() == kind and item.name.lower() == name:
+            return str(item.value)
+    return None
+
+
+def sender_unverified(inbound: Inbound, settings: Settings) -> tuple[str, str] | None:
+    """Why the sender cannot be believed (reason, what the results said), or None when a
+    trusted server's results say DMARC passed, or SPF and DKIM passed aligned with From.
+
+    With MICROCRED_INBOUND_REQUIRE_AUTH off only a reported failure refuses a message."""
+    results = trusted_results(inbound.message, settings)
+    if results is None:
+        if not settings.inbound_require_auth:
+            return None
+        return ("authentication_missing",
+                "no Authentication-Results from " + ", ".join(sorted(trusted_ids(settings))))
+    from_domain = _domain(inbound.sender)
+    passed: dict[str, bool] = {"dmarc": False, "spf": False, "dkim": False}
+    seen = []
+    for result in results.results:
+        method, outcome = result.method.lower(), (result.result or "").lower()
+        if method not in passed:
+            continue
+        seen.append(f"{method}={outcome}")
+        if outcome != "pass":
+            continue
+        if method == "dmarc":
+            claimed = _property(result, "header", "from")
+            passed["dmarc"] = claimed is None or _aligned(_domain(claimed), from_domain)
+        elif method == "spf":
+            passed["spf"] = passed["spf"] or _aligned(
+                _domain(_property(result, "smtp", "mailfrom")), from_domain)
+        else:
+            signer = _property(result, "header", "d") or _domain(_property(result, "header", "i"))
+            passed["dkim"] = passed["dkim"] or _aligned(_domain(signer), from_domain)
+    said = ", ".join(seen) or "no DMARC, DKIM or SPF result"
+    if passed["dmarc"] or (passed["spf"] and passed["dkim"]):
+        return None
+    failed = any(s.endswith(("=fail", "=permerror")) for s in seen)
+    if settings.inbound_require_auth or failed:
+        return "authentication_failed", said
     return None
 
 
@@ -90,27 +159,23 @@ def secret_matches(settings: Settings, given: str | None) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected)
 
 
-def record_bad_secret(engine: Engine, raw: bytes) -> None:
-    """Audit a webhook call with a wrong or missing secret; its message is not read further."""
-    headers = BytesHeaderParser(policy=default).parsebytes(raw[:65536])
-    sender = parseaddr(str(headers.get("From", "")))[1].strip().lower()[:254]
-    message_id = " ".join(str(headers.get("Message-ID", "")).split())[:255]
-    with write_session(engine) as session:
-        audit.append(session, actor=None, role=None, channel=VIA, action="email_action",
-                     outcome="refused",
-                     detail={"reason": "bad_inbound_secret",
-                             "message": "wrong or missing X-Inbound-Secret",
-                             "message_id": message_id, "from": sender})
-        session.commit()
-
-
-def _count_and_record(session: Session, inbound: Inbound, settings: Settings) -> bool:
-    """Record the message at once (its own short transaction) and say if its sender is over
-    the limit; counted in the database so that several web processes share one limit."""
+def admit(session: Session, inbound: Inbound, source: str, token_hash: str | None,
+          settings: Settings) -> str | None:
+    """Record the message (its own short transaction, so the limits hold across processes) and
+    answer None, or why it is over a limit: its connecting address, or its reply token. Never a
+    header the sender writes: mail forged "from" a lead must not mute the lead."""
     since = utcnow() - timedelta(seconds=settings.inbound_rate_window_seconds)
-    recent = session.exec(select(func.count()).select_from(InboundMessage).where(
-        InboundMessage.sender == inbound.sender, col(InboundMessage.received_at) > since)).one()
+    recent = select(func.count()).select_from(InboundMessage).where(
+        col(InboundMessage.received_at) > since)
+    if session.exec(recent.where(InboundMessage.peer == source)).one() \
+            >= settings.inbound_address_rate_limit:
+        session.rollback()
+        return "address_rate_limited"
+    if token_hash is not None and session.exec(recent.where(
+            InboundMessage.token_hash == token_hash)).one() >= settings.inbound_rate_limit:
+        session.rollback()
+        return "rate_limited"
     session.add(InboundMessage(sender=inbound.sender, message_id=inbound.message_id,
-                               outcome="received"))
+                               outcome="received", token_hash=token_hash, peer=source))
     session.commit()
-    return recent >= settings.inbound_rate_limit
+    return None

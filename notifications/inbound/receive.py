@@ -1,10 +1,12 @@
 """Replies by email: `approve`, or `return` and a comment, sent to `reply+<token>@...`.
 
-Every message is checked before its words are read: the rate limit per sender (counted in the
-database, so it holds across processes), automatic replies (dropped without an answer, so two
-robots never loop), the token, the From address (the token's own user, so a forwarded email
-cannot be answered by its new reader), and any DMARC, DKIM or SPF failure the receiving server
-recorded in `Authentication-Results`. Then quoted text, signatures and HTML are removed, so a
+Every message is checked before its words are read: its size and shape (parts, nesting), the
+rate limits per connecting address and per reply token (counted in the database, so they hold
+across processes), automatic replies (dropped without an answer, so two robots never loop), the
+token, the From address (the token's own user, so a forwarded email cannot be answered by its
+new reader), and the receiving server's `Authentication-Results`: with
+MICROCRED_INBOUND_REQUIRE_AUTH (the default) a trusted server must vouch that DMARC passed, or
+SPF and DKIM passed aligned with From. Then quoted text, signatures and HTML are removed, so a
 keyword inside the quoted original never acts. The sender gets a short answer, sent as
 `Auto-Submitted: auto-replied` from the null sender `<>`.
 """
@@ -17,15 +19,15 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from notifications.compose import enqueue
-from notifications.inbound import action_tokens
+from notifications.inbound import action_tokens, refusals
 from notifications.inbound.action_tokens import Preview, Refused
 from notifications.inbound.models import InboundMessage
-from notifications.inbound.parse import Command, Inbound, command, parse, reply_text
+from notifications.inbound.parse import Command, Inbound, Unreadable, command, parse, reply_text
 from notifications.inbound.policy import (
     VIA,
-    _count_and_record,
-    authentication_failure,
+    admit,
     automatic,
+    sender_unverified,
     thread_proposals,
     tokens_in,
 )
@@ -55,51 +57,85 @@ class Received:
 
 
 def receive(engine: Engine, raw: bytes, settings: Settings, *,
-            envelope_from: str | None = None, envelope_to: Sequence[str] = ()) -> Received:
-    """Check and act on one inbound message; every message leaves one audit entry."""
-    inbound = parse(raw, envelope_from, envelope_to)
+            envelope_from: str | None = None, envelope_to: Sequence[str] = (),
+            peer: str | None = None) -> Received:
+    """Check and act on one inbound message from `peer` (the connecting address).
+
+    A message tied to a real reply token leaves one audit entry; what nobody authenticated (no
+    token, an unknown one, over a limit, unreadable) is counted per source and window, with one
+    audit entry per window (notifications/inbound/refusals.py)."""
+    source = refusals.source_of(peer)
+    try:
+        inbound = parse(raw, envelope_from, envelope_to)
+    except Unreadable as error:
+        with write_session(engine) as session:
+            refusals.refuse_stranger(session, source=source, kind="unreadable",
+                                     message=str(error), settings=settings)
+        return Received("refused", "unreadable")
+    tokens = tokens_in(inbound, settings)
+    token_hash = action_tokens.hash_token(tokens[0]) if tokens else None
     with write_session(engine) as session:
-        limited = _count_and_record(session, inbound, settings)
+        limited = admit(session, inbound, source, token_hash, settings)
     with write_session(engine) as session:
-        return _handle(session, inbound, settings, rate_limited=limited)
+        if limited == "address_rate_limited":
+            _stranger(session, inbound, source, limited,
+                      f"more than {settings.inbound_address_rate_limit} messages from this "
+                      f"address within {settings.inbound_rate_window_seconds:g} seconds",
+                      settings)
+            return Received("deferred", limited)
+        if limited == "rate_limited":
+            _stranger(session, inbound, source, limited,
+                      f"more than {settings.inbound_rate_limit} messages to this reply address "
+                      f"within {settings.inbound_rate_window_seconds:g} seconds", settings)
+            return Received("dropped", limited)
+        return _handle(session, inbound, tokens, source, settings)
 
 
-def _handle(session: Session, inbound: Inbound, settings: Settings, *, rate_limited: bool
-            ) -> Received:
+def _handle(session: Session, inbound: Inbound, tokens: list[str], source: str,
+            settings: Settings) -> Received:
     sender_user = _active_user(session, inbound.sender)
-    if rate_limited:
-        return _drop(session, inbound, sender_user, "rate_limited",
-                     f"more than {settings.inbound_rate_limit} messages from this sender within "
-                     f"{settings.inbound_rate_window_seconds:g} seconds")
     robot = automatic(inbound)
     if robot:
         return _drop(session, inbound, sender_user, "automatic", f"automatic message ({robot})")
-    tokens = tokens_in(inbound, settings)
     if not tokens:
-        return _drop(session, inbound, sender_user, "no_token",
-                     "not addressed to a reply address")
+        _stranger(session, inbound, source, "no_token", "not addressed to a reply address",
+                  settings)
+        return Received("dropped", "no_token")
     token = tokens[0]
     found = action_tokens.find(session, token)
-    owner = session.get(User, found.user_id) if found is not None else None
-    proposal = session.get(Proposal, found.proposal_id) if found is not None else None
-    if found is not None and (owner is None or owner.email.lower() != inbound.sender):
+    if found is None:
+        _stranger(session, inbound, source, "unknown", "addressed to no reply address of ours",
+                  settings)
+        return Received("refused", "unknown")
+    owner = session.get(User, found.user_id)
+    proposal = session.get(Proposal, found.proposal_id)
+    if owner is None or owner.email.lower() != inbound.sender:
         return _refuse(session, inbound, sender_user, proposal, "other_sender",
                        "This email was sent to someone else, and only they can act on it by "
                        "replying. Nothing was done.", settings)
-    failure = authentication_failure(inbound.message)
-    if failure:
-        return _refuse(session, inbound, sender_user, proposal, "authentication_failed",
-                       f"Your message failed the receiving server's sender checks ({failure}), "
-                       "so it could not be trusted. Nothing was done; please use the link in "
-                       "the email or the website.", settings)
+    unverified = sender_unverified(inbound, settings)
+    if unverified:
+        reason, said = unverified
+        return _refuse(session, inbound, sender_user, proposal, reason,
+                       f"Your message could not be shown to come from you: the receiving "
+                       f"server's sender checks did not pass ({said}). Nothing was done; please "
+                       "use the link in the email or the website.", settings)
     wanted = command(reply_text(inbound.message))
-    if found is not None and wanted.trigger is None:
+    if wanted.trigger is None:
         return _refuse(session, inbound, sender_user, proposal, "not_understood", HELP,
                        settings)
     if wanted.trigger == "return" and wanted.comment is None:
         return _refuse(session, inbound, sender_user, proposal, "comment_missing", RETURN_HELP,
                        settings)
     return _act(session, inbound, token, wanted, sender_user, settings)
+
+
+def _stranger(session: Session, inbound: Inbound, source: str, reason: str, message: str,
+              settings: Settings) -> None:
+    """A refusal nobody authenticated: counted, audited once per source and window."""
+    _mark(session, inbound, reason)
+    refusals.refuse_stranger(session, source=source, kind=reason, message=message,
+                             settings=settings, detail=_detail(inbound))
 
 
 def _act(session: Session, inbound: Inbound, token: str, wanted: Command,

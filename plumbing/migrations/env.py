@@ -11,6 +11,7 @@ import workflow.accounts.models  # noqa: F401
 import workflow.accounts.sign_in  # noqa: F401
 import workflow.attachments.models  # noqa: F401
 import workflow.audit  # noqa: F401
+import workflow.awards.models  # noqa: F401
 import workflow.credentials.models  # noqa: F401
 import workflow.credentials.review_dates  # noqa: F401
 import workflow.discussion  # noqa: F401

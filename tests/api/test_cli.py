@@ -3,38 +3,17 @@
 import os
 import re
 import socket
+import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from api.cli import main
-from plumbing.database import get_engine
-from plumbing.settings import get_settings
-
-
-@pytest.fixture
-def cli_database(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the CLI's settings at this test's database."""
-    url = engine.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("MICROCRED_DATABASE_URL", url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield url
-    get_engine(url).dispose()
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.api.conftest import run
 
 
 def test_users_add_prints_the_user_and_a_working_token_last(
@@ -157,6 +136,7 @@ def test_serve_believes_the_sign_on_header_from_the_local_proxy_whatever_it_forw
     env = {**os.environ, "MICROCRED_DATABASE_URL": f"sqlite:///{tmp_path}/sso.db",
            "MICROCRED_TRUSTED_PROXIES": "127.0.0.1",
            "MICROCRED_TRUSTED_USER_HEADER": "X-Remote-User",
+           "MICROCRED_TRUSTED_PROXY_SECRET": "proxy-secret-of-this-test-0123456789",
            "PYTHONPATH": str(Path(__file__).parents[2])}
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)],
@@ -171,10 +151,36 @@ def test_serve_believes_the_sign_on_header_from_the_local_proxy_whatever_it_forw
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             through_proxy = http.get("/overview", headers={
                 "X-Remote-User": "badge@arizona.edu", "X-Forwarded-For": "203.0.113.9",
-                "X-Forwarded-Proto": "https"})
+                "X-Forwarded-Proto": "https",
+                "X-Microcred-Proxy-Secret": "proxy-secret-of-this-test-0123456789"})
             without_header = http.get("/overview", headers={"X-Forwarded-For": "203.0.113.9"})
         assert through_proxy.status_code == 200 and "Carol Chen" in through_proxy.text
         assert without_header.status_code == 303
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_serve_on_a_unix_socket_only_its_user_and_group_may_connect_to(tmp_path: Path) -> None:
+    path = tmp_path / "web.sock"
+    env = {**os.environ, "MICROCRED_DATABASE_URL": f"sqlite:///{tmp_path}/uds.db",
+           "PYTHONPATH": str(Path(__file__).parents[2])}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--demo", "--uds", str(path)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        output = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            output.append(server.stdout.readline())
+            if "Uvicorn running" in output[-1] or not output[-1]:
+                break
+        assert f"microcred on the Unix socket {path}" in "".join(output)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660
+        with httpx.Client(base_url="http://microcred",
+                          transport=httpx.HTTPTransport(uds=str(path))) as http:
+            assert http.get("/api/health").json() == {"status": "ok"}
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -124,6 +124,7 @@ def test_linked_sequences_from_several_roles_answer_within_their_schema(
     create = schema["/api/proposals"]["POST"]
     fire = schema["/api/proposals/{proposal_id}/{trigger}"]["POST"]
     actions = schema["/api/proposals/{proposal_id}/actions"]["GET"]
+    edit = schema["/api/proposals/{proposal_id}"]["PATCH"]
     fired = machine.bundles["POST /api/proposals/{proposal_id}/{trigger} -> 200"]
 
     def valid_body(title: str) -> dict[str, Any]:
@@ -175,6 +176,19 @@ def test_linked_sequences_from_several_roles_answer_within_their_schema(
                         path_parameters={"proposal_id": proposal_id, "trigger": ready[0]},
                         body={"comment": "Fuzzed: taken from the offered actions."}))
             return previous
+
+        # The document's link from a new draft to its edit, walked on purpose too: the
+        # generator seldom writes an edit the service accepts (plain text in every field).
+        @rule(previous=created)
+        def edit_the_draft(self, previous: StepOutput) -> None:
+            proposal_id = previous.response.json()["id"]
+            step = StepInput.initial(edit.Case(
+                path_parameters={"proposal_id": proposal_id},
+                body={"summary": "Edited as its owner would, through the EditProposal link."}))
+            self.recorder.record_case(case=step.case)
+            self.control.record_step(step, self.recorder)
+            self.speaker = world.owner
+            self._step(step)  # a draft the scenario has submitted since answers 409
 
         def caller_for(self, case: Any) -> Person | None:
             # Owners fire the owner's triggers; everyone else rotates, so each role gets turns.

@@ -69,7 +69,7 @@ BAD_UPLOADS = {
                             "named .png but its content is image/svg+xml"),
     "an SVG with a script": (svg("<script>alert(1)</script>"), "badge.svg", 422, "<script>"),
     "an SVG with onload": (svg("", 'onload="alert(1)"'), "badge.svg", 422, "onload"),
-    "an SVG with an external href": (svg('<image href="https://evil.example/x.png"/>'),
+    "an SVG with an external href": (svg('<use href="https://evil.example/x.svg#a"/>'),
                                      "badge.svg", 422, "external resource"),
     "a zero-byte file": (b"", "badge.png", 422, "empty"),
     "a non-square PNG": (png(600, 400), "badge.png", 422, "must be square"),

@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from api.cli import main
-from tests.api.test_cli import cli_database  # noqa: F401  (a fixture)
+from tests.api.conftest import cli_database, run  # noqa: F401  (cli_database: a fixture)
 from tests.conftest import World
 from tests.credentials.test_publishing import assert_valid_open_badges_3
 from tests.workflow.test_badges import png
@@ -44,12 +43,6 @@ def tallies(engine: Engine) -> tuple[int, int, int]:
     with Session(engine) as session:
         return tuple(session.exec(select(func.count()).select_from(t)).one()  # type: ignore[return-value]
                      for t in (Proposal, Credential, AuditEntry))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_a_good_file_is_imported_whole_and_audited(

@@ -1,19 +1,26 @@
-"""Helpers for the email tests: a clock to move by hand, a sender with small timings."""
+"""Helpers for the email tests: a clock to move by hand, a sender with small timings, the
+inbound webhook's client and the reply listener."""
 
 import asyncio
 import random
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from api.app import create_app
+from notifications.inbound import listener
 from notifications.models import OutboxMessage
 from notifications.sender import DrainReport, Sender
 from plumbing.retry import DeliveryPolicy
 from plumbing.settings import Settings
-from tests.conftest import SMTPServer
+from tests.conftest import SMTPServer, free_port
 
 # Timings as in production, but the clock is ours: no test sleeps for a backoff or a lease.
 POLICY = DeliveryPolicy(max_attempts=5, backoff_seconds=60, backoff_max_seconds=3600,
@@ -63,3 +70,33 @@ def outbox_count(engine: Engine, **where: object) -> int:
         for name, value in where.items():
             query = query.where(getattr(OutboxMessage, name) == value)
         return session.exec(query).one()
+
+
+SECRET = "inbound-test-secret"
+
+
+@pytest.fixture
+def app_client(engine: Engine, mail_settings: Settings) -> TestClient:
+    settings = mail_settings.model_copy(update={"inbound_secret": SecretStr(SECRET)})
+    return TestClient(create_app(settings, engine))
+
+
+@pytest.fixture
+def reply_listener(engine: Engine, mail_settings: Settings) -> Iterator[int]:
+    """The inbound SMTP listener (`microcred inbound-smtp`) on a free local port."""
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(
+        listener.start(engine, mail_settings, "127.0.0.1", port), loop).result(timeout=10)
+    yield port
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()

@@ -1,12 +1,10 @@
 """Acting from the email: links and replies, end to end through a real SMTP server."""
 
-import asyncio
 import json
 import logging
 import re
 import smtplib
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -19,22 +17,13 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from api.app import create_app
-from notifications.inbound import listener
 from plumbing.settings import Settings
-from tests.conftest import SMTPServer, World, free_port, serving
-from tests.notifications.conftest import drain
+from tests.conftest import SMTPServer, World, serving
+from tests.notifications.conftest import SECRET, drain
 from workflow.accounts.models import Role, User
 from workflow.accounts.service import add_user
 from workflow.audit import AuditEntry
 from workflow.proposals.models import Proposal
-
-SECRET = "inbound-test-secret"
-
-
-@pytest.fixture
-def app_client(engine: Engine, mail_settings: Settings) -> TestClient:
-    settings = mail_settings.model_copy(update={"inbound_secret": SecretStr(SECRET)})
-    return TestClient(create_app(settings, engine))
 
 
 def state_of(engine: Engine, proposal_id: int) -> str:
@@ -95,9 +84,19 @@ def test_get_shows_and_changes_nothing_post_approves(
         assert any(e.channel == "email_link" and e.action == "approve" for e in entries)
 
 
+# The receiving server's Authentication-Results: it names itself by the trusted authserv-id
+# (MICROCRED_INBOUND_AUTHSERV_ID, by default the reply domain, "localhost" in the tests).
+AUTHSERV = "localhost"
+PASSED = "dmarc=pass (p=reject) header.from=arizona.edu"
+
+
 def reply(original: EmailMessage, sender: str, body: str, html: str | None = None,
-          to: str | None = None) -> bytes:
+          to: str | None = None, authentication: str | None = PASSED) -> bytes:
+    """A reply as the lead's mail client writes it, received through a server that checked
+    its sender (`authentication`: that server's results; None: no such header)."""
     message = EmailMessage()
+    if authentication is not None:
+        message["Authentication-Results"] = f"{AUTHSERV}; {authentication}"
     message["From"] = sender
     message["To"] = to or original["Reply-To"]
     message["Subject"] = "Re: " + original["Subject"]
@@ -175,8 +174,8 @@ def test_reply_attacks_change_nothing_and_are_audited(
     raw = reply(message, sender, "approve")
     secret = SECRET
     if attack == "dmarc":
-        raw = (b"Authentication-Results: mx.arizona.edu; dmarc=fail header.from=arizona.edu"
-               b"\r\n" + raw)
+        raw = reply(message, sender, "approve",
+                    authentication="dmarc=fail header.from=arizona.edu")
     elif attack == "auto_submitted":
         raw = b"Auto-Submitted: auto-replied\r\n" + raw
     elif attack == "precedence":
@@ -368,7 +367,7 @@ def lead_of_cs(world: World, email: str = "lead2@arizona.edu") -> User:
     return add_user(world.session, email, "Second Lead", [Role.DEPARTMENT_LEAD], "CS")
 
 
-def test_burst_from_one_sender_is_rate_limited_others_are_not(
+def test_a_burst_to_one_reply_address_is_rate_limited_others_are_not(
     engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
 ) -> None:
     settings = mail_settings.model_copy(update={
@@ -399,8 +398,9 @@ def test_burst_from_one_sender_is_rate_limited_others_are_not(
     assert send(second_mail, second.email, "approve") == {"status": "done",
                                                           "reason": "approve"}
     assert state_of(engine, proposal.id or 0) == "rubric_review"
+    # Drops over the limit leave one audit entry per source and window, not one each.
     assert [d["reason"] for d in refusals(engine)] == ["not_understood"] * 3 + [
-        "rate_limited"] * 2
+        "rate_limited"]
     sent = len(smtp_server.received)
     drain(engine, mail_settings)
     assert len(answers_to(smtp_server, world.lead.email, sent)) == 3
@@ -462,27 +462,6 @@ def test_two_approvers_at_once_one_wins_the_other_is_told_who(
             state, version, trail = snapshot(engine, proposal.id or 0)
             assert (state, trail.count("approve")) == ("rubric_review", 1)
     assert [d["reason"] for d in refusals(engine)] == ["moved_on"] * 3
-
-
-@pytest.fixture
-def reply_listener(engine: Engine, mail_settings: Settings) -> Iterator[int]:
-    """The inbound SMTP listener (`microcred inbound-smtp`) on a free local port."""
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = asyncio.run_coroutine_threadsafe(
-        listener.start(engine, mail_settings, "127.0.0.1", port), loop).result(timeout=10)
-    yield port
-
-    async def stop() -> None:
-        server.close()
-        await server.wait_closed()
-
-    asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
-    loop.close()
 
 
 def send_to_listener(port: int, sender: str, recipient: str, raw: bytes) -> None:

@@ -11,6 +11,7 @@ from sqlmodel import Session, SQLModel, select
 
 from api.app import create_app
 from api.cli import parser
+from api.web import SESSION_COOKIE, session_cookie_value
 from notifications.expand import expand_pending
 from notifications.models import DevMailboxMessage, OutboxMessage
 from notifications.sender import Sender
@@ -73,7 +74,7 @@ def test_the_dev_mailbox_shows_admins_what_was_sent(
         "lead@arizona.edu", "owner@arizona.edu", "coauthor@arizona.edu"]
 
     anonymous = client.get("/mailbox")
-    assert anonymous.status_code == 401 and 'name="token"' in anonymous.text
+    assert anonymous.status_code == 401 and 'href="/sign-in?next=%2Fmailbox"' in anonymous.text
     assert client.get("/mailbox", headers=world.lead.headers).status_code == 401
     page = client.get("/mailbox", headers=world.admin.headers)
     assert page.status_code == 200
@@ -87,12 +88,8 @@ def test_the_dev_mailbox_shows_admins_what_was_sent(
     assert "Auto-Submitted" in one.text and "your approval is needed" in one.text
     assert client.get("/mailbox/99999", headers=world.admin.headers).status_code == 404
 
-    # A browser signs in once with a token; the cookie is kept to /mailbox.
-    signed = client.post("/mailbox/sign-in", data={"token": world.admin.token},
-                         follow_redirects=False)
-    assert signed.status_code == 303
-    assert "httponly" in signed.headers["set-cookie"].lower()
-    assert "path=/mailbox" in signed.headers["set-cookie"].lower()
+    # A browser reads it with the admin's own session (tests/web/test_sessions.py).
+    client.cookies.set(SESSION_COOKIE, session_cookie_value(settings, world.admin.user))
     assert client.get("/mailbox").status_code == 200
 
 
@@ -126,3 +123,12 @@ def test_the_migration_builds_the_tables_the_models_describe(engine: Engine, tab
         differences = compare_metadata(context, SQLModel.metadata)
     mine = [d for d in differences if table in repr(d)]
     assert mine == []
+
+
+@pytest.mark.parametrize("table", ["app_user", "department", "proposal", "inbound_message",
+                                   "refusal_tally"])
+def test_the_hardening_migration_matches_the_models(engine: Engine, table: str) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert [d for d in differences if table in repr(d)] == []

@@ -41,14 +41,27 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+SOCKET = "/run/microcred/web-1.sock"
+
+
 def procfile() -> dict[str, str]:
-    """The process types of deploy/Procfile, as commands."""
+    """The process types of deploy/Procfile, as commands; `web` is web1's, whose socket each
+    test web process replaces with its own."""
     commands = {}
     for line in (REPO / "deploy" / "Procfile").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, command = line.split(":", 1)
             commands[name.strip()] = command.strip()
+    commands["web"] = commands["web1"]
     return commands
+
+
+def client_for(endpoint: str, timeout: float = 30) -> httpx.Client:
+    """A client of a web process: `unix:<path>` for one on a Unix socket, else a base URL."""
+    if endpoint.startswith("unix:"):
+        return httpx.Client(base_url="http://microcred", timeout=timeout,
+                            transport=httpx.HTTPTransport(uds=endpoint.removeprefix("unix:")))
+    return httpx.Client(base_url=endpoint, timeout=timeout)
 
 
 @dataclass
@@ -59,11 +72,11 @@ class Process:
     command: str
     env: dict[str, str]
     log: Path
-    port: int | None = None
+    socket: Path | None = None
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        argv = shlex.split(self.command.replace("$PORT", str(self.port or 0)))
+        argv = shlex.split(self.command.replace(SOCKET, str(self.socket)))
         argv[0] = str(BIN / argv[0])
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=out,
@@ -71,15 +84,17 @@ class Process:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """Where the Driver reaches it: its Unix socket."""
+        return f"unix:{self.socket}"
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.popen is not None and self.popen.poll() is None, self.log.read_text()
             try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return
+                with client_for(self.url, timeout=1) as http:
+                    if http.get("/api/health").status_code == 200:
+                        return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
@@ -109,7 +124,7 @@ class Deployment:
         env.update({
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "MICROCRED_DATABASE_URL": self.database_url,
-            "MICROCRED_SECRET_KEY": "scale-test-secret",
+            "MICROCRED_SECRET_KEY": "kP3vR8tW1zX6cB9nM2qL5sD7fG0hJ4yU8iO1aE6rT3w",
             "MICROCRED_DATABASE_POOL_SIZE": "8",
             "MICROCRED_EMAIL_POLL_SECONDS": "0.2",
             "MICROCRED_EMAIL_BATCH_SIZE": "50",
@@ -129,7 +144,7 @@ class Deployment:
         number = sum(p.name.startswith(kind) for p in self.processes) + 1
         process = Process(f"{kind}{number}", procfile()[kind], self.env(),
                           self.tmp / f"{kind}{number}.log",
-                          port=free_port() if kind == "web" else None)
+                          socket=self.tmp / f"{kind}{number}.sock" if kind == "web" else None)
         self.processes.append(process)
         process.start()
         return process
@@ -273,7 +288,7 @@ class Driver:
         clients: dict[str, httpx.Client] = self.local.__dict__.setdefault("clients", {})
         url = self.urls[number % len(self.urls)]
         if url not in clients:
-            clients[url] = httpx.Client(base_url=url, timeout=30)
+            clients[url] = client_for(url)
         return clients[url]
 
     def request(self, life: Lifecycle, method: str, path: str, headers: dict[str, str],

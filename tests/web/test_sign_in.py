@@ -5,13 +5,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.web import SESSION_COOKIE
 from notifications.models import OutboxMessage
-from plumbing.settings import Settings
+from plumbing.settings import ConfigurationError, Settings
 from tests.conftest import Person, World
 from tests.web.conftest import Browser
 
@@ -118,15 +119,20 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(
     assert sign_in_links(engine, "nobody@arizona.edu") == []
 
 
+PROXY_SECRET = "the-proxy-secret-of-this-test-0123456789"
+SECRET_HEADER = {"X-Microcred-Proxy-Secret": PROXY_SECRET}
+
+
 @pytest.fixture
-def proxied(engine: Engine, settings: Settings) -> Iterator[Callable[[str], TestClient]]:
+def proxied(engine: Engine, settings: Settings) -> Iterator[Callable[[str | None], TestClient]]:
     app = create_app(settings.model_copy(update={
-        "trusted_user_header": "X-Remote-User", "trusted_proxies": "10.0.0.0/8, 192.0.2.7"}),
-        engine)
+        "trusted_user_header": "X-Remote-User", "trusted_proxies": "10.0.0.0/8, 192.0.2.7",
+        "trusted_proxy_secret": SecretStr(PROXY_SECRET)}), engine)
     clients: list[TestClient] = []
 
-    def from_address(host: str) -> TestClient:
-        c = TestClient(app, client=(host, 40000))
+    def from_address(host: str | None) -> TestClient:
+        """A client from this address; None: over a Unix socket, which has none."""
+        c = TestClient(app, client=(host, 40000) if host else None)  # type: ignore[arg-type]
         clients.append(c)
         return c
 
@@ -136,9 +142,9 @@ def proxied(engine: Engine, settings: Settings) -> Iterator[Callable[[str], Test
 
 
 def test_the_trusted_header_counts_only_from_a_trusted_proxy(
-    world: World, proxied: Callable[[str], TestClient]
+    world: World, proxied: Callable[[str | None], TestClient]
 ) -> None:
-    header = {"X-Remote-User": world.coordinator.email}
+    header = {"X-Remote-User": world.coordinator.email, **SECRET_HEADER}
     trusted = proxied("10.1.2.3").get("/overview", headers=header, follow_redirects=False)
     assert trusted.status_code == 200
     for host in ("203.0.113.9", "192.0.2.8", "testclient"):
@@ -149,6 +155,31 @@ def test_the_trusted_header_counts_only_from_a_trusted_proxy(
     forged = proxied("203.0.113.9").get("/overview", follow_redirects=False,
                                         headers={**header, "X-Forwarded-For": "10.1.2.3"})
     assert forged.status_code == 303
+
+
+def test_the_trusted_header_without_the_proxy_secret_signs_nobody_in(
+    world: World, proxied: Callable[[str | None], TestClient]
+) -> None:
+    """Any process on the proxy's host reaches the web processes from a trusted address, or
+    through their socket; only the proxy knows the secret."""
+    header = {"X-Remote-User": world.admin.email}
+    for host in ("10.1.2.3", None):
+        for sent in ({}, {"X-Microcred-Proxy-Secret": "guess"},
+                     {"X-Microcred-Proxy-Secret": PROXY_SECRET + "x"}):
+            forged = proxied(host).get("/admin", headers={**header, **sent},
+                                       follow_redirects=False)
+            assert forged.status_code == 303, (host, sent)
+        real = proxied(host).get("/admin", headers={**header, **SECRET_HEADER},
+                                 follow_redirects=False)
+        assert real.status_code == 200, host
+
+
+def test_a_user_header_without_a_proxy_secret_is_refused_at_start(
+    engine: Engine, settings: Settings
+) -> None:
+    with pytest.raises(ConfigurationError, match="MICROCRED_TRUSTED_PROXY_SECRET"):
+        create_app(settings.model_copy(update={"trusted_user_header": "X-Remote-User",
+                                               "trusted_proxies": "127.0.0.1"}), engine)
 
 
 def test_demo_sign_in_only_in_demo_mode(

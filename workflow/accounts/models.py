@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import ConfigDict
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from workflow.fields import Code, Timestamp, Title
@@ -29,6 +29,9 @@ class DepartmentCreate(SQLModel):
 
 
 class Department(SQLModel, table=True):
+    # `cs` beside `CS` would read as one department and act as two.
+    __table_args__ = (Index("uq_department_code_lower", text("lower(code)"), unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True, index=True)
     name: str = Field(max_length=200)
@@ -48,6 +51,9 @@ class User(SQLModel, table=True):
     name: str = Field(max_length=200)
     is_active: bool = True
     created_at: datetime = Timestamp()
+    # Session cookies carry the generation they were issued in; signing out, a role change
+    # and deactivation advance it, which ends every cookie issued before.
+    session_generation: int = 0
 
 
 class RoleGrant(SQLModel, table=True):

@@ -2,20 +2,18 @@
 
 import hashlib
 import json
-import re
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from defusedxml import ElementTree
-from defusedxml.common import DefusedXmlException
 from sqlmodel import Session, func, select
 
 from workflow import audit
 from workflow.access import can_view, grants_of, standing
 from workflow.accounts.models import User
 from workflow.credentials.models import BadgeDesign
+from workflow.credentials.svg import SVGRefused, check_svg
 from workflow.errors import (
     Conflict,
     Forbidden,
@@ -24,17 +22,12 @@ from workflow.errors import (
     WorkflowError,
     problem,
 )
-from workflow.fields import utcnow
+from workflow.fields import multi_line_problem, one_line_problem, utcnow
 from workflow.machine import State
 from workflow.proposals.models import Proposal
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MIN_SIDE = 400
-SVG_NS = "{http://www.w3.org/2000/svg}"
-XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
-FORBIDDEN_ELEMENTS = frozenset({"script", "foreignobject", "iframe", "embed", "object", "audio",
-                                "video", "handler", "listener"})
-EXTERNAL_URL = re.compile(r"url\(\s*['\"]?\s*(?!#|data:image/)", re.I)
 
 
 class ImageRefused(ValueError):
@@ -94,39 +87,11 @@ def _inspect_png(data: bytes) -> BadgeImage:
     return BadgeImage("image/png", width, height)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1].lower()
-
-
 def _inspect_svg(data: bytes) -> BadgeImage:
     try:
-        root = ElementTree.fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as error:
-        raise ImageRefused("the SVG file declares a DTD or entities, which are not allowed"
-                           ) from error
-    except ElementTree.ParseError as error:
-        raise ImageRefused(f"the SVG file is not well-formed XML ({error})") from error
-    if _local(root.tag) != "svg":
-        raise ImageRefused("the file is XML but not an SVG image")
-    for element in root.iter():
-        name = _local(element.tag)
-        if name in FORBIDDEN_ELEMENTS:
-            raise ImageRefused(f"the SVG file contains a <{name}> element, which is not allowed")
-        for attribute, value in element.attrib.items():
-            attr = _local(attribute)
-            if attr.startswith("on"):
-                raise ImageRefused(f"the SVG file has an event attribute ({attr}), "
-                                   f"which is not allowed")
-            if attr == "href" and not (value.startswith("#") or value.startswith("data:image/")):
-                raise ImageRefused("the SVG file refers to an external resource, "
-                                   "which is not allowed")
-            if EXTERNAL_URL.search(value):
-                raise ImageRefused("the SVG file refers to an external resource in a style, "
-                                   "which is not allowed")
-        if name == "style" and (element.text or "") and (
-            "@import" in (element.text or "") or EXTERNAL_URL.search(element.text or "")
-        ):
-            raise ImageRefused("the SVG file imports an external style, which is not allowed")
+        check_svg(data)
+    except SVGRefused as refusal:
+        raise ImageRefused(str(refusal)) from refusal
     return BadgeImage("image/svg+xml", None, None)
 
 
@@ -180,10 +145,13 @@ def _text_problems(upload: DesignUpload) -> list[dict[str, Any]]:
         refuse("alt_text", "the alt text is longer than 1,000 characters")
     if len(upload.tags) > MAX_TAGS or any(len(t) > 100 for t in upload.tags):
         refuse("tags", f"at most {MAX_TAGS} tags of at most 100 characters each")
-    for field, value in (("criteria_narrative", upload.criteria_narrative),
-                         ("alt_text", upload.alt_text), ("tags", "".join(upload.tags))):
-        if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-            refuse(field, "control characters are not allowed")
+    text_problem = multi_line_problem(upload.criteria_narrative)
+    if text_problem:
+        refuse("criteria_narrative", text_problem)
+    for field, values in (("alt_text", [upload.alt_text]), ("tags", upload.tags)):
+        line_problem = next(filter(None, map(one_line_problem, values)), None)
+        if line_problem:
+            refuse(field, line_problem)
     return problems
 
 

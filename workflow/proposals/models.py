@@ -5,11 +5,22 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import ConfigDict, StringConstraints
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, DateTime, Index, String
 from sqlmodel import Field, Relationship, SQLModel
 
 from workflow.accounts.models import Department, User, UserPublic
-from workflow.fields import MAX_ID, Code, Email, Line, LongText, ShortText, Text, Timestamp, Title
+from workflow.fields import (
+    MAX_ID,
+    Code,
+    Email,
+    Line,
+    LongText,
+    MultiLine,
+    ShortText,
+    Text,
+    Timestamp,
+    Title,
+)
 
 
 class Level(StrEnum):
@@ -118,8 +129,13 @@ class Proposal(ProposalFields, table=True):
     review_round: int = 0
     rubric_key: str | None = Field(default=None, max_length=64)
     rubric_version: int | None = None
+    # The review rounds up to this one are decided by the coordinator: their comments are
+    # released to the authors (reviews/visibility.py).
+    released_round: int = 0
     created_at: datetime = Timestamp()
     updated_at: datetime = Timestamp()
+    # Set by the first submit: until then (and after a withdrawal from draft) it is private.
+    submitted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
     # Every answer about a proposal names its owner and its department's code.
     owner: User = Relationship()
@@ -148,7 +164,7 @@ class ProposalPage(SQLModel):
 class TriggerRequest(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
-    comment: Annotated[str, StringConstraints(max_length=5000), Text] | None = None
+    comment: Annotated[str, StringConstraints(max_length=5000), Text, MultiLine] | None = None
     version: int | None = None
 
 

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from plumbing.settings import Settings
 from workflow import audit, events, queries
-from workflow.access import Grants, grants_of, standing
+from workflow.access import Grants, can_view, grants_of, standing
 from workflow.accounts.models import Role, User
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
 from workflow.machine import State
@@ -42,7 +42,7 @@ def assignment_refusal(grants: Grants, proposal: Proposal) -> WorkflowError | No
     """Why this user may not assign reviewers to this proposal now, or None when they may
     (the pages offer the form by the same rule)."""
     state = State(proposal.state)
-    if state is State.DRAFT and not standing(grants, proposal).authors:
+    if not can_view(standing(grants, proposal), state):
         return NotFound("no such proposal")
     if not grants.has(Role.COORDINATOR):
         return Forbidden("only the coordinator assigns reviewers")

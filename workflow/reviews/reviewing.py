@@ -9,7 +9,7 @@ from plumbing.settings import Settings
 from rubric.scoring import Result, ReviewError, score, validate_review
 from rubric.scoring import Review as ScoredReview
 from workflow import audit, queries
-from workflow.access import Grants, grants_of, standing
+from workflow.access import Grants, can_view, grants_of, standing
 from workflow.accounts.models import Role, User
 from workflow.errors import Conflict, Forbidden, NotFound, Unprocessable, WorkflowError
 from workflow.fields import utcnow
@@ -25,7 +25,7 @@ def scoring_refusal(session: Session, grants: Grants, proposal: Proposal, settin
     """Why this user may not score this proposal now, or None when they may (the scoring
     page offers its form by the same rule)."""
     state = State(proposal.state)
-    if state is State.DRAFT and not standing(grants, proposal).authors:
+    if not can_view(standing(grants, proposal), state):
         return NotFound("no such proposal")
     problem = review_problem(grants, proposal, settings)
     if problem:

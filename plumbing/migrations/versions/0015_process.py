@@ -2,7 +2,7 @@
 renewals, and files attached to outgoing email (the agenda's invitation)
 
 Revision ID: 0015_process
-Revises: 0009_outbox_event_attempts
+Revises: 0014_awards
 Create Date: 2026-12-06 10:00:00.000000
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0015_process'
-down_revision: str | Sequence[str] | None = '0009_outbox_event_attempts'
+down_revision: str | Sequence[str] | None = '0014_awards'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
