@@ -21,7 +21,7 @@ from workflow.fields import Timestamp, as_utc
 from workflow.machine import State
 from workflow.proposals.models import Proposal
 from workflow.reviews.assignment import is_assigned
-from workflow.reviews.visibility import comment_author, sees_reviewers
+from workflow.reviews.visibility import PRIVATE_NOTE, comment_author, sees_reviewers
 
 MENTION = re.compile(r"(?<![\w.+-])@([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 MAX_MENTIONS = 20
@@ -95,7 +95,7 @@ def post_comment(session: Session, proposal_id: int, data: CommentCreate, actor:
     """Add a comment (or a private note), audited, and tell the people it mentions."""
     proposal = queries.locked_proposal(session, proposal_id)
     grants = grants_of(session, actor)
-    action = "private_note" if data.private else "comment"
+    action = PRIVATE_NOTE if data.private else "comment"
     try:
         if not can_view(standing(grants, proposal), State(proposal.state)):
             raise NotFound("no such proposal")

@@ -83,3 +83,25 @@ def test_comments_are_audited_and_never_changed(client: TestClient, world: World
         with pytest.raises(DBAPIError), engine.begin() as conn:
             conn.execute(text(statement))
     assert thread(client, world.owner.headers, pid)[0][1] == "First version"
+
+
+def test_the_history_keeps_a_reviewers_comments_unnamed_and_private_notes_hidden(
+        client: TestClient, world: World) -> None:
+    pid = to_rubric_review(world).id or 0
+    assert post(client, world.reviewer.headers, pid, "Outcome 2 is vague", private=True)[0] == 201
+    assert post(client, world.reviewer.headers, pid, "Nice work on the capstone")[0] == 201
+
+    def discussion(who: dict[str, str]) -> list[tuple[str, str]]:
+        history = client.get(f"/api/proposals/{pid}/history", headers=who).json()
+        return [(e["actor"], e["action"]) for e in history
+                if e["action"] in ("comment", "private_note")]
+
+    for reader in (world.owner, world.colleague):
+        shown = discussion(reader.headers)
+        assert shown == [("A reviewer", "comment")]
+        assert world.reviewer.email not in str(client.get(
+            f"/api/proposals/{pid}/history", headers=reader.headers).json())
+    assert discussion(world.coordinator.headers) == [
+        (world.reviewer.email, "private_note"), (world.reviewer.email, "comment")]
+    assert discussion(world.reviewer.headers) == [
+        (world.reviewer.email, "private_note"), (world.reviewer.email, "comment")]

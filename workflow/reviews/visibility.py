@@ -27,6 +27,9 @@ from workflow.reviews.rubrics import rubric_version
 
 # A decision in rubric review records the round it releases in its audit entry's detail.
 RELEASED = "released_round"
+# The discussion's audit actions (workflow/discussion.py).
+PRIVATE_NOTE = "private_note"
+DISCUSSION = ("comment", PRIVATE_NOTE)
 
 
 def sees_reviewers(grants: Grants) -> bool:
@@ -125,6 +128,9 @@ class Blind:
                 detail["comments"] = entry.detail["comments"]
             shown = shown.model_copy(update={"actor": self.label(actor_id), "role": "reviewer",
                                              "detail": detail})
+        elif (entry.action in DISCUSSION and entry.role == "reviewer"
+              and actor_id != self.me):
+            shown = shown.model_copy(update={"actor": "A reviewer"})  # as on the thread
         detail = self._addresses(shown.detail)
         if detail != shown.detail:
             shown = shown.model_copy(update={"detail": detail})
@@ -156,9 +162,12 @@ class Blind:
             return entries
         actors = dict(session.exec(
             select(AuditEntry.seq, AuditEntry.actor_id).where(
-                AuditEntry.proposal_id == self.proposal.id, AuditEntry.action == "review")
+                AuditEntry.proposal_id == self.proposal.id,
+                col(AuditEntry.action).in_(("review", *DISCUSSION)))
         ).all())
-        return [self.entry(e, actors.get(e.seq)) for e in entries]
+        # A private note is its writer's, the coordinator's and the admins' only.
+        return [self.entry(e, actors.get(e.seq)) for e in entries
+                if e.action != PRIVATE_NOTE or actors.get(e.seq) == self.me]
 
     # --- the emails -----------------------------------------------------------------------
 
