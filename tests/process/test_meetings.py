@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from tests.conftest import World
+from tests.conftest import Person, World
 from tests.process.conftest import meeting_in, pass_rubric, past_meeting, to_rubric_review
 from workflow import audit
 from workflow.access import grants_of
@@ -150,6 +150,28 @@ def test_the_agenda_shows_aggregates_reviewers_status_checks_and_hides_names_fro
     assert office.decisions_due == office.starts_at + timedelta(days=14)
 
 
+def test_the_agenda_keeps_the_round_result_from_the_authors_until_the_meeting_decides(
+        world: World) -> None:
+    """The blind-review rule: the aggregate is for those who see the round's scores until the
+    coordinator decides the round; then everyone who reads the proposal sees it."""
+    meeting = meeting_in(world, 10)
+    proposal = to_rubric_review(world)
+    pass_rubric(world, proposal)
+
+    def aggregate_for(who: Person) -> object:
+        [entry] = agenda.agenda(world.session, meeting.id or 0,
+                                grants_of(world.session, who.user), world.settings).agenda
+        return entry.aggregate
+
+    assert aggregate_for(world.owner) is None and aggregate_for(world.lead) is None
+    assert aggregate_for(world.reviewer) is not None
+    decisions.decide(world.session, meeting.id or 0, DecisionRequest(
+        proposal_id=proposal.id or 0, decision=Decision.APPROVE), world.coordinator.user,
+        Channel.WEB, settings=world.settings)
+    world.session.expire_all()
+    assert aggregate_for(world.owner) is not None
+
+
 def test_the_overview_tells_decisions_within_two_weeks_from_late_and_overdue(
         engine: Engine, world: World) -> None:
     recent = past_meeting(engine, world, utcnow() - timedelta(days=3))
@@ -195,3 +217,14 @@ def test_the_meetings_api(client: TestClient, world: World) -> None:
     assert decided.status_code == 200 and decided.json()["state"] == "returned"
     where = client.get(f"/api/proposals/{proposal.id}/meeting", headers=world.owner.headers)
     assert where.status_code == 200 and where.json() is None
+
+
+@pytest.mark.parametrize("location", ["Old Main 101\nBcc: everyone@arizona.edu", "x" * 501])
+def test_a_meeting_place_is_one_line_that_fits_or_a_422_naming_it(
+        client: TestClient, world: World, location: str) -> None:
+    starts = (utcnow() + timedelta(days=12)).replace(microsecond=0)
+    refused = client.post("/api/meetings", headers=world.coordinator.headers,
+                          json={"starts_at": starts.isoformat(), "location": location})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["loc"] == ["body", "location"]
+    assert client.get("/api/meetings", headers=world.coordinator.headers).json() == []

@@ -89,13 +89,17 @@ def _entry(session: Session, item: AgendaItem, grants: Grants) -> AgendaEntry | 
     scored = set(session.exec(select(Review.reviewer_id).where(
         Review.proposal_id == proposal.id, Review.round == item.review_round)).all())
     named = visibility.sees_reviewers(grants)
+    # The blind-review rule: the round's result only for those who see its scores, until the
+    # coordinator decides the round.
+    shown = result is not None and visibility.Blind(session, grants, proposal).result_visible(
+        item.review_round)
     department = session.get(Department, proposal.department_id)
     return AgendaEntry(
         proposal_id=proposal.id or 0, title=proposal.title,
         department=department.code if department else "", state=proposal.state,
         version=proposal.version, review_round=item.review_round, decision=item.decision,
         decided_at=as_utc(item.decided_at) if item.decided_at else None,
-        aggregate=reviewing.result_as_dict(result) if result else None,
+        aggregate=reviewing.result_as_dict(result) if result and shown else None,
         reviews_in=len(scored), reviewers_assigned=len(assigned),
         reviewers=[ReviewerStatus(reviewer=u.email, scored=u.id in scored)
                    for u in assigned] if named else [],

@@ -4,11 +4,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict
+from pydantic import AfterValidator, ConfigDict, StringConstraints
 from sqlalchemy import DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from workflow.fields import MAX_ID, LongText, Timestamp, Title
+from workflow.fields import MAX_ID, LongText, OneLine, Text, Timestamp, Title
 
 
 class Decision(StrEnum):
@@ -63,13 +63,18 @@ def _whole_minutes(value: int) -> int:
     return value
 
 
+# Where a meeting is: one line (it goes into the agenda email and the invitation), as long as
+# the column holds, or empty.
+Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), Text, OneLine]
+
+
 class MeetingCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     starts_at: datetime
     duration_minutes: Annotated[int, AfterValidator(_whole_minutes)] = 90
     title: Title = "Micro-credential review committee"
-    location: LongText = ""
+    location: Place = ""
 
 
 class DecisionRequest(SQLModel):
