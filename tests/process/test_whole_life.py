@@ -1,12 +1,15 @@
-"""From a draft through a meeting's agenda and decision to publication, with the routing
-copies delivered to a real SMTP server; meetings, comments and attachments in the audit
-chain, which `microcred audit verify` still passes."""
+"""The whole life: from a draft through a meeting's agenda and decision to publication, with
+the routing copies delivered to a real SMTP server, then awarded to learners whose signed
+credentials an independent Open Badges 3.0 verifier checks; meetings, comments, attachments
+and awards in the audit chain, which `microcred audit verify` still passes."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
+from openbadgeslib.ob3 import OB3VerificationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -15,6 +18,7 @@ from api.cli import main
 from notifications.expand import expand_pending
 from plumbing.database import get_engine
 from plumbing.settings import Settings, get_settings
+from tests.awards.conftest import LEARNERS, ORIGIN, verify
 from tests.conftest import SMTPServer, World
 from tests.credentials.conftest import upload
 from tests.notifications.conftest import drain
@@ -35,10 +39,30 @@ def delivered(engine: Engine, settings: Settings, server: SMTPServer) -> dict[st
     return mails
 
 
-def test_a_draft_goes_through_a_meeting_to_publication_and_the_routing_copies_arrive(
-        engine: Engine, world: World, settings: Settings, smtp_server: SMTPServer) -> None:
-    mail_settings = smtp_server.settings(settings)
-    client = TestClient(create_app(mail_settings, engine))
+def audit_verify_command(engine: Engine, capsys: pytest.CaptureFixture[str],
+                         monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """`microcred audit verify` against this test's database: its exit code and output."""
+    url = engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("MICROCRED_DATABASE_URL", url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        code = main(["audit", "verify"])
+        return code, capsys.readouterr().out
+    finally:
+        get_engine(url).dispose()
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+
+
+def test_a_draft_goes_through_a_meeting_to_publication_is_awarded_and_its_awards_verify(
+        engine: Engine, world: World, settings: Settings, smtp_server: SMTPServer,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The service at https://testserver, so its issuer is did:web:testserver.
+    mail_settings = smtp_server.settings(settings).model_copy(update={
+        "base_url": ORIGIN, "signing_key_file": str(tmp_path / "signing.pem")})
+    client = TestClient(create_app(mail_settings, engine), base_url=ORIGIN)
     coordinator, owner, lead = (world.coordinator.headers, world.owner.headers,
                                 world.lead.headers)
     starts = (utcnow() + timedelta(days=10)).replace(microsecond=0)
@@ -69,6 +93,8 @@ def test_a_draft_goes_through_a_meeting_to_publication_and_the_routing_copies_ar
     assert client.post(f"/api/proposals/{pid}/comments", headers=world.reviewer.headers,
                        json={"body": f"@{world.coordinator.email} the employer letter is thin",
                              "private": True}).status_code == 201
+    assert client.post(f"/api/proposals/{pid}/comments", headers=owner,
+                       json={"body": "The support letter is attached."}).status_code == 201
     delivered(engine, mail_settings, smtp_server)
 
     # The agenda and its invitation reach the reviewer.
@@ -110,17 +136,40 @@ def test_a_draft_goes_through_a_meeting_to_publication_and_the_routing_copies_ar
     [lead_mail] = [m for m in mails[world.lead.email] if "published" in m["Subject"]]
     assert "update your unit's offering site" in lead_mail.get_body(("plain",)).get_content()
 
+    # The department awards it to three learners; one award is revoked.
+    catalog = client.get("/api/credentials", params={"limit": 200}).json()["items"]
+    [credential] = [c for c in catalog if c["proposal_id"] == pid]
+    awarded = client.post(f"/api/credentials/{credential['id']}/awards", headers=lead,
+                          json={"recipients": LEARNERS})
+    assert awarded.status_code == 201, awarded.text
+    awards = awarded.json()
+    mails = delivered(engine, mail_settings, smtp_server)
+    for learner, made in zip(LEARNERS, awards, strict=True):
+        [letter] = mails[learner["email"]]
+        assert f"{ORIGIN}/awards/{made['id']}" in letter.get_body(("plain",)).get_content()
+    revoked = client.post(f"/api/awards/{awards[2]['id']}/revoke", headers=coordinator,
+                          json={"reason": "Awarded by mistake: did not finish the capstone"})
+    assert revoked.status_code == 200
+
+    # An independently written verifier: two valid, one revoked.
+    documents = [client.get(f"/api/awards/{made['id']}/credential").text for made in awards]
+    for document in documents[:2]:
+        assert verify(client, document) is not None
+    with pytest.raises(OB3VerificationError, match="revocation"):
+        verify(client, documents[2])
+
     with Session(engine) as session:
-        actions = [e.action for e in session.exec(select(AuditEntry).where(
-            AuditEntry.proposal_id == pid).order_by(col(AuditEntry.seq))).all()]
-        approve = session.exec(select(AuditEntry).where(
-            AuditEntry.proposal_id == pid, AuditEntry.action == "approve",
-            AuditEntry.to_state == "design_review")).one()
+        entries = session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))).all()
+    actions = [e.action for e in entries if e.proposal_id == pid]
+    [approve] = [e for e in entries if e.proposal_id == pid and e.action == "approve"
+                 and e.to_state == "design_review"]
     assert approve.detail["meeting_id"] == meeting["id"]
-    for action in ("attach", "place_on_agenda", "private_note", "approve"):
+    assert "schedule_meeting" in {e.action for e in entries}
+    for action in ("attach", "place_on_agenda", "comment", "private_note", "approve"):
         assert action in actions
-    verified = client.get("/api/audit/verify", headers=coordinator).json()
-    assert verified["ok"] is True
+    assert actions.count("award") == 3 and actions.count("revoke_award") == 1
+    code, out = audit_verify_command(engine, capsys, monkeypatch)
+    assert code == 0 and out.startswith("audit chain intact")
 
 
 def test_audit_verify_passes_over_meetings_comments_and_attachments(
@@ -137,15 +186,5 @@ def test_audit_verify_passes_over_meetings_comments_and_attachments(
     with Session(engine) as session:
         actions = {e.action for e in session.exec(select(AuditEntry)).all()}
     assert {"schedule_meeting", "place_on_agenda", "comment", "attach"} <= actions
-    monkeypatch.setenv("MICROCRED_DATABASE_URL", engine.url.render_as_string(
-        hide_password=False))
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    try:
-        code = main(["audit", "verify"])
-        out = capsys.readouterr().out
-    finally:
-        get_engine(engine.url.render_as_string(hide_password=False)).dispose()
-        get_settings.cache_clear()
-        get_engine.cache_clear()
+    code, out = audit_verify_command(engine, capsys, monkeypatch)
     assert code == 0 and out.startswith("audit chain intact")
