@@ -14,7 +14,7 @@ def send_checkpoint(session: Session, checkpoint: Checkpoint, to: str,
     enqueue(
         session, event="audit_checkpoint", proposal=None,
         recipients=[Recipient(email=to, role="checkpoint_keeper")],
-        subject=f"[Micro-credential] Audit checkpoint: entry {checkpoint.seq}",
+        subject=f"Audit checkpoint: entry {checkpoint.seq}",
         context={"checkpoint": checkpoint, "statement": as_text(checkpoint)},
         dedupe_key=f"audit_checkpoint:{checkpoint.seq}:{checkpoint.taken_at}",
         settings=settings,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from notifications import words
 from notifications.inbound import action_tokens
 from notifications.matrix import MATRIX, Audience
 from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
@@ -40,7 +41,7 @@ AsOf = tuple[State, int]  # a proposal's state and version right after an event
 
 
 def stage_label(state: str) -> str:
-    return state.replace("_", " ")
+    return words.stage(state)
 
 
 def links(proposal: Proposal | None, settings: Settings,
@@ -76,11 +77,11 @@ def proposal_facts(session: Session, proposal: Proposal, owner: User | None = No
         "title": proposal.title,
         "department": f"{department.name} ({department.code})" if department else "",
         "owner": f"{owner.name} <{owner.email}>" if owner else "",
-        "level": stage_label(proposal.level) if proposal.level else "not given",
+        "level": words.level(proposal.level),
         "credit_bearing": proposal.credit_bearing,
         "credits": f"{proposal.credits:g}" if proposal.credits is not None else "not given",
         "hours": f"{proposal.hours:g}" if proposal.hours is not None else "not given",
-        "modality": stage_label(proposal.modality) if proposal.modality else "not given",
+        "modality": words.modality(proposal.modality),
         "stage": stage_label(state),
         "state": state,
     }
@@ -147,7 +148,7 @@ def enqueue(
     """Render `templates/<event>.{txt,html}` for each recipient and queue the messages in the
     caller's transaction (the caller commits); answer how many were queued.
 
-    The subject is `[Micro-credential] <title>: <what>` for a proposal, else `subject`.
+    The subject is `<what>: <title>` for a proposal, else `subject`.
     "Action needed" messages skip users who chose the daily digest (it lists them instead).
     With a `dedupe_key`, a message already queued under the same key and recipient is not
     queued again, so a scheduler that runs twice queues nothing twice.
@@ -336,7 +337,7 @@ def invite(session: Session, proposal: Proposal, person: Recipient, owner: User,
     department = session.get(Department, proposal.department_id)
     return enqueue(
         session, event="co_author_invitation", proposal=None, recipients=[person],
-        subject="[Micro-credential] You were named a co-author",
+        subject="Co-author invitation: you were named on a proposal",
         context={"inviter": {"name": owner.name, "email": owner.email},
                  "department": department.name if department else "",
                  "sign_in": f"{settings.base_url.rstrip('/')}/sign-in",

@@ -16,7 +16,6 @@ from notifications.compose import enqueue, links, notify, stage_label
 from notifications.matrix import Event
 from notifications.models import EmailPreference
 from notifications.recipients import Recipient, Resolver, assigned_reviewers, authors
-from notifications.rendering import SUBJECT_PREFIX
 from plumbing.settings import Settings
 from workflow.access import grants_of
 from workflow.accounts.models import Role, User
@@ -107,8 +106,8 @@ def send_digests(session: Session, settings: Settings, now: datetime,
         queued += enqueue(
             session, event=Event.DIGEST.value, proposal=None,
             recipients=[Recipient(email=user.email, name=user.name, user_id=user.id)],
-            subject=(f"{SUBJECT_PREFIX} Daily digest: {count} proposal"
-                     f"{'s wait' if count != 1 else ' waits'} for your action"),
+            subject=(f"Daily digest: {count} proposal"
+                     f"{'s wait' if count != 1 else ' waits'} for you"),
             context={"items": items}, dedupe_key=f"digest:{user.id}:{office_day}",
             settings=settings)
     return queued

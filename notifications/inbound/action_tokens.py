@@ -30,9 +30,9 @@ from workflow.fields import as_utc, utcnow
 from workflow.machine import State
 from workflow.proposals.models import AvailableAction, Proposal
 
-# What an email offers; reject and the rest stay on the website, where there is room to think.
-EMAIL_TRIGGERS = ("approve", "return")
-LABELS = {"approve": "Approve", "return": "Return"}
+# What an email offers (reject only to those who may reject); the rest stays on the website.
+EMAIL_TRIGGERS = ("approve", "return", "reject")
+LABELS = {"approve": "Approve", "return": "Return", "reject": "Reject"}
 DONE = {
     "approve": "approved", "return": "returned", "reject": "rejected", "submit": "submitted",
     "resubmit": "resubmitted", "withdraw": "withdrew", "retire": "retired",
@@ -109,7 +109,8 @@ def offer(session: Session, envelope: Envelope, settings: Settings) -> Offer | N
                  for a in shown],
         reply={"address": reply_address(token, settings),
                "approve": any(a.trigger == "approve" for a in shown),
-               "return": any(a.trigger == "return" for a in shown)},
+               "return": any(a.trigger == "return" for a in shown),
+               "reject": any(a.trigger == "reject" for a in shown)},
     )
 
 
@@ -347,6 +348,9 @@ def consequence(ready: Preview) -> str:
     if ready.trigger == "return":
         return ("Returning sends the proposal back to its submitter with your comment; it "
                 "comes back to you when they resubmit it.")
+    if ready.trigger == "reject":
+        return ("Rejecting ends the proposal for good, with your comment to its submitter; "
+                "it cannot be resubmitted.")
     return f"Approving signs for it in your name and moves it on to {stage}."
 
 

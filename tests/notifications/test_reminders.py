@@ -41,14 +41,14 @@ def test_a_waiting_proposal_reminds_its_approvers_once_per_period_then_escalates
     assert schedule(engine, settings, at).reminders == 0  # the same run twice: nothing new
     assert schedule(engine, settings, start + timedelta(days=13)).reminders == 0
     assert queued(engine, "reminder") == [
-        ("lead@arizona.edu", "[Micro-credential] Data Ethics: waiting for your action")]
+        ("lead@arizona.edu", "Reminder, waiting for you: Data Ethics")]
 
     report = schedule(engine, settings, start + timedelta(days=14, hours=1))
     assert (report.reminders, report.escalations) == (1, 1)
     report = schedule(engine, settings, start + timedelta(days=20))
     assert (report.reminders, report.escalations) == (0, 0)
     assert queued(engine, "escalation") == [
-        ("badge@arizona.edu", "[Micro-credential] Data Ethics: overdue")]
+        ("badge@arizona.edu", "Overdue: Data Ethics")]
     with Session(engine) as session:
         escalation = session.exec(select(OutboxMessage).where(
             OutboxMessage.event == "escalation")).one()
@@ -121,7 +121,7 @@ def test_a_digest_user_gets_one_daily_digest_instead_of_requests_and_reminders(
     assert schedule(engine, settings, day + timedelta(days=1)).digests == 1
     digest = queued(engine, "digest")
     assert digest[0] == ("lead@arizona.edu",
-                         "[Micro-credential] Daily digest: 2 proposals wait for your action")
+                         "Daily digest: 2 proposals wait for you")
     drain(engine, smtp_server.settings(settings))
     message = next(m.message for m in smtp_server.received
                    if m.recipients == ["lead@arizona.edu"])
