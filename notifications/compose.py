@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from notifications import words
+from notifications import offers, words
 from notifications.inbound import action_tokens
 from notifications.matrix import MATRIX, Audience
 from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
@@ -16,7 +16,7 @@ from notifications.recipients import Envelope, Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
 from plumbing.settings import Settings
 from workflow.accounts.models import Department, User
-from workflow.credentials.models import Credential
+from workflow.credentials.models import BadgeDesign, Credential
 from workflow.events import Event
 from workflow.fields import as_utc, utcnow
 from workflow.machine import State
@@ -48,11 +48,16 @@ def links(proposal: Proposal | None, settings: Settings,
           credential_id: str | None = None) -> dict[str, str]:
     base = settings.base_url.rstrip("/")
     if proposal is None:
-        return {"home": base}
+        return {"home": base, "settings": f"{base}/settings"}
+    page = f"{base}/proposals/{proposal.id}"
     return {
         "home": base,
-        "proposal": f"{base}/proposals/{proposal.id}",
-        "edit": f"{base}/proposals/{proposal.id}/edit",
+        "settings": f"{base}/settings",
+        "proposal": page,
+        "edit": f"{page}/edit",
+        "design": f"{page}/design",
+        "review": f"{page}/review",
+        "reviewers": f"{page}#reviewers",
         "credential": f"{base}/credentials/{credential_id or proposal.id}",
     }
 
@@ -84,6 +89,10 @@ def proposal_facts(session: Session, proposal: Proposal, owner: User | None = No
         "modality": words.modality(proposal.modality),
         "stage": stage_label(state),
         "state": state,
+        "returned_from": proposal.returned_from,
+        "alt_text": session.exec(select(BadgeDesign.alt_text)
+                                 .where(BadgeDesign.proposal_id == proposal.id)).first(),
+        "returned_from_words": words.stage(proposal.returned_from or "department_review"),
     }
 
 
@@ -222,9 +231,10 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
         # An "action needed" email carries its recipient's action links and reply address.
         offered = action_tokens.offer(session, envelope, settings)
         if offered is not None:
-            personal["actions"] = offered.buttons
             personal["reply"] = offered.reply
             row_headers["Reply-To"] = offered.reply["address"]
+        personal["actions"] = offers.buttons(event, person.role, about.links, about.facts,
+                                             offered.buttons if offered else [])
         rendered = render(event, title_line, personal)
         rows.append({
             "event": event,

@@ -76,9 +76,11 @@ def run(session: Session, settings: Settings, now: datetime) -> SchedulerReport:
         if days >= settings.escalation_days:
             resolver = Resolver(session, item.proposal, settings)
             state = State(item.proposal.state)
-            waiting_on = [r.email for r in resolver.approvers(state)]
+            # People by name, their address beside it, so the office knows whom to call.
+            waiting_on = [f"{r.name} ({r.email})" if r.name else r.email
+                          for r in resolver.approvers(state)]
             if state is State.RUBRIC_REVIEW:
-                waiting_on += [u.email for u in
+                waiting_on += [f"{u.name} ({u.email})" for u in
                                assigned_reviewers(session, item.proposal, pending_only=True)]
             report.escalations += notify(
                 session, Event.ESCALATION, item.proposal,

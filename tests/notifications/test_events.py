@@ -101,7 +101,8 @@ def test_a_proposal_lifecycle_mails_the_right_people(
     assert set(mails) == {OWNER, CO_AUTHOR}
     for to in (OWNER, CO_AUTHOR):
         check(mails[to], p, to, "Returned",
-              says=("Lead returned", "Say <b>how</b> outcomes are assessed"),
+              says=("Lead returned", "from department review",
+                    "Say <b>how</b> outcomes are assessed"),
               links=(f"{BASE}/proposals/{pid}/edit",))
         assert "Say &lt;b&gt;how&lt;/b&gt; outcomes" in parts(mails[to])[2]
 
@@ -127,9 +128,11 @@ def test_a_proposal_lifecycle_mails_the_right_people(
     mails = delivered(engine, mail_settings, smtp_server)
     assert set(mails) == {OFFICE, REVIEWER, OWNER, CO_AUTHOR}
     check(mails[OFFICE], p, OFFICE, "Assign reviewers",
-          says=("assign reviewers",))
+          says=("assign reviewers", "Assign reviewers: "),
+          links=(f"{BASE}/proposals/{pid}#reviewers",))
     check(mails[REVIEWER], p, REVIEWER, "Review needed",
-          says=("you are one of its reviewers",))
+          says=("you are one of its reviewers", "Start the review: "),
+          links=(f"{BASE}/proposals/{pid}/review",))
     for to in (OWNER, CO_AUTHOR):
         check(mails[to], p, to, "Department approved", says=("Good news",))
 
@@ -138,7 +141,9 @@ def test_a_proposal_lifecycle_mails_the_right_people(
     mails = delivered(engine, mail_settings, smtp_server)
     assert set(mails) == {OFFICE, OWNER, CO_AUTHOR}
     check(mails[OFFICE], p, OFFICE, "Badge design approval needed",
-          says=("needs your approval",))
+          says=("approving publishes the credential in the public catalog",
+                "No badge design has been uploaded yet"),
+          links=(f"{BASE}/proposals/{pid}/design",))
     for to in (OWNER, CO_AUTHOR):
         check(mails[to], p, to, "Passed rubric review")
 

@@ -54,7 +54,7 @@ def test_a_waiting_proposal_reminds_its_approvers_once_per_period_then_escalates
             OutboxMessage.event == "escalation")).one()
     assert "has waited 14 days in department review, past the 14-day limit" in (
         escalation.body_text)
-    assert "Waiting on: lead@arizona.edu" in escalation.body_text
+    assert "Waiting on: Lead (lead@arizona.edu)" in escalation.body_text
 
     # Once it moves on, its clock starts again in the new stage.
     world.fire(p, "approve", world.lead)
