@@ -24,7 +24,7 @@ VC_JWT = "application/vc+jwt"
 
 @router.post("/api/credentials/{credential_id}/awards", status_code=status.HTTP_201_CREATED,
              responses=errors.responses(
-                 401, 403, 404, 409, 422, e404="Unknown credential",
+                 400, 401, 403, 404, 409, 422, e404="Unknown credential",
                  e409="The credential is retired or superseded",
                  e503="Signing is not configured, or the database is busy"))
 def award(credential_id: CredentialId, body: AwardRequest, session: SessionDep,
@@ -37,7 +37,7 @@ def award(credential_id: CredentialId, body: AwardRequest, session: SessionDep,
 
 
 @router.get("/api/credentials/{credential_id}/awards",
-            responses=errors.responses(401, 403, 404, e404="Unknown credential"))
+            responses=errors.responses(401, 403, 404, 422, e404="Unknown credential"))
 def awards_of(credential_id: CredentialId, session: ReadSessionDep, me: CurrentUser,
               settings: SettingsDep) -> list[AwardPublic]:
     """The credential's awards, newest first (its awarders and the badge office)."""
@@ -49,7 +49,7 @@ def awards_of(credential_id: CredentialId, session: ReadSessionDep, me: CurrentU
 
 
 @router.post("/api/awards/{award_id}/revoke",
-             responses=errors.responses(401, 403, 404, 409, 422, e404="Unknown award",
+             responses=errors.responses(400, 401, 403, 404, 409, 422, e404="Unknown award",
                                         e409="Already revoked"))
 def revoke(award_id: AwardId, body: RevocationRequest, session: SessionDep, me: CurrentUser,
            settings: SettingsDep) -> AwardPublic:
@@ -60,7 +60,7 @@ def revoke(award_id: AwardId, body: RevocationRequest, session: SessionDep, me: 
 
 @router.get("/api/awards/{award_id}/credential", response_class=Response,
             responses={200: {"content": {VC_JSON: {}}, "description": "The signed credential"},
-                       **errors.responses(404, e404="Unknown award")})
+                       **errors.responses(404, 422, e404="Unknown award")})
 def signed_credential(award_id: AwardId, session: ReadSessionDep) -> Response:
     """The award's OpenBadgeCredential, exactly as it was signed; no sign-in needed."""
     award = service.by_public(session, award_id)

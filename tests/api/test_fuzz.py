@@ -9,6 +9,7 @@ input must be refused with a 4xx.
 
 from collections.abc import Callable
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,14 +66,15 @@ def headers_of(person: Person | None) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(engine: Engine, world: World, settings: Settings) -> FastAPI:
+def app(engine: Engine, world: World, settings: Settings, tmp_path: Path) -> FastAPI:
     """The service, with proposals in several states whose ids the generator will try."""
     world.proposal("Applied Data Storytelling")
     world.fire(world.proposal("Data Ethics in Practice"), "submit", world.owner)
     force_state(engine, world.proposal("Cloud Operations Foundations").id or 0, "rubric_review")
-    # With inbound email on, the webhook's real checks are fuzzed (off, it answers 503).
+    # With inbound email and awards on, their real checks are fuzzed (off, they answer 503).
     inbound = SecretStr("fuzz-inbound")
-    return create_app(settings.model_copy(update={"inbound_secret": inbound}), engine)
+    return create_app(settings.model_copy(update={
+        "inbound_secret": inbound, "signing_key_file": str(tmp_path / "signing.pem")}), engine)
 
 
 def load_schema(app: FastAPI) -> Any:
