@@ -234,7 +234,8 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
             personal["reply"] = offered.reply
             row_headers["Reply-To"] = offered.reply["address"]
         personal["actions"] = offers.buttons(event, person.role, about.links, about.facts,
-                                             offered.buttons if offered else [])
+                                             offered.buttons if offered else [],
+                                             shared["actions"])
         rendered = render(event, title_line, personal)
         rows.append({
             "event": event,

@@ -34,8 +34,12 @@ def page_task(event: str, role: str, links: dict[str, str], facts: dict[str, Any
 
 
 def buttons(event: str, role: str, links: dict[str, str], facts: dict[str, Any] | None,
-            offered: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Every button of one email, the leading one first (marked `primary`)."""
+            offered: list[dict[str, str]], given: list[dict[str, str]] | None = None
+            ) -> list[dict[str, str]]:
+    """Every button of one email, the leading one first (marked `primary`): the page task, the
+    token actions, the buttons the caller gave; else, about a proposal, "Open the proposal"."""
     task = page_task(event, role, links, facts)
-    found = ([task] if task else []) + [dict(b) for b in offered]
+    found = ([task] if task else []) + [dict(b) for b in offered] + list(given or [])
+    if not found and "proposal" in links:
+        found = [{"label": "Open the proposal", "url": links["proposal"]}]
     return [{**b, "primary": "yes" if i == 0 else ""} for i, b in enumerate(found)]
