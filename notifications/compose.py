@@ -16,6 +16,7 @@ from notifications.recipients import Envelope, Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
 from plumbing.settings import Settings
 from workflow.accounts.models import Department, User
+from workflow.audit import AuditEntry
 from workflow.credentials.models import BadgeDesign, Credential
 from workflow.events import Event
 from workflow.fields import as_utc, utcnow
@@ -331,12 +332,30 @@ def notify(
             if not people:
                 continue
             about = about or about_proposal(session, proposal, settings, resolver.owner, as_of)
-            letter = Letter(event=event.value, context=shared, what=notice.what,
+            what = notice.what
+            if event is Event.RETURNED and about.facts is not None:
+                # A design return and a department return must not read the same.
+                came_from = returned_from(session, proposal, as_of[1] if as_of else None)
+                about.facts["returned_from"] = came_from
+                about.facts["returned_from_words"] = words.stage(came_from)
+                what = f"Returned from {words.stage(came_from)}"
+            letter = Letter(event=event.value, context=shared, what=what,
                             action_needed=notice.action_needed, dedupe_key=dedupe_key)
             rows += messages(session, about, letter, people, settings)
     queued = store(session, rows, deduped=dedupe_key is not None)
     return queued + sum(invite(session, proposal, person, resolver.owner, settings)
                         for person in invited)
+
+
+def returned_from(session: Session, proposal: Proposal, version: int | None) -> str:
+    """The stage the proposal's latest return (up to `version`) sent it back from."""
+    query = select(AuditEntry.from_state).where(
+        AuditEntry.proposal_id == proposal.id, AuditEntry.action == "return",
+        AuditEntry.outcome == "accepted")
+    if version is not None:
+        query = query.where(col(AuditEntry.version) <= version)
+    found = session.exec(query.order_by(col(AuditEntry.seq).desc()).limit(1)).first()
+    return found or proposal.returned_from or State.DEPARTMENT_REVIEW.value
 
 
 def invite(session: Session, proposal: Proposal, person: Recipient, owner: User,

@@ -12,8 +12,8 @@ from typing import Any
 PAGE_TASKS: dict[tuple[str, str], tuple[str, str]] = {
     ("department_approved", "badge_office"): ("Assign reviewers", "reviewers"),
     ("department_approved", "reviewer"): ("Start the review", "review"),
-    ("reviewer_assigned", "named"): ("Start the review", "review"),
-    ("rubric_approved", "badge_office"): ("Review the badge design", "design"),
+    ("reviewer_assigned", "reviewer"): ("Start the review", "review"),
+    ("reminder", "reviewer"): ("Start the review", "review"),
     ("published", "owner"): ("See it in the catalog", "credential"),
     ("published", "co_author"): ("See it in the catalog", "credential"),
 }
@@ -27,7 +27,12 @@ def page_task(event: str, role: str, links: dict[str, str], facts: dict[str, Any
         if facts.get("returned_from") == "design_review":
             return {"label": "Change the badge design", "url": links["design"]}
         return {"label": "Edit the proposal", "url": links["edit"]}
+    if role == "badge_office" and (facts or {}).get("state") == "design_review":
+        # In badge design review the office's task is always the design page.
+        return {"label": "Review the badge design", "url": links["design"]}
     found = PAGE_TASKS.get((event, role))
+    if found and found[1] == "review" and (facts or {}).get("state") != "rubric_review":
+        return None  # reviewers score in rubric review; before it, the proposal leads
     if found is None or found[1] not in links:
         return None
     return {"label": found[0], "url": links[found[1]]}

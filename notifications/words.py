@@ -39,8 +39,14 @@ def modality(value: str | None) -> str:
 
 
 def zone_for(settings: Settings, person_zone: str | None = None) -> ZoneInfo:
-    """The recipient's time zone: their own setting when they have one, else the office's."""
+    """The recipient's time zone: their own setting when they have one, else the office's
+    (MICROCRED_TIME_ZONE)."""
     return ZoneInfo(person_zone or settings.time_zone)
+
+
+def zone_of(user: object | None, settings: Settings) -> ZoneInfo:
+    """A user's time zone: the one place that knows where a person keeps it."""
+    return zone_for(settings, getattr(user, "time_zone", None))
 
 
 def moment(at: datetime, zone: ZoneInfo) -> str:

@@ -159,10 +159,16 @@ def _act(session: Session, inbound: Inbound, token: str, wanted: Command,
         _mark(session, inbound, "done" if refusal is None else "refused")
         if refusal is not None:
             message = refusal.message
-            if refusal.reason == "used" and refusal.proposal is not None:
+            zone = words.zone_of(sender_user, settings)
+            if refusal.reason in ("used", "moved_on") and refusal.proposal is not None:
                 # A second reply to a used address: say where the proposal is and who moved it.
                 message = action_tokens.moved_on_message(
-                    session, refusal.proposal, refusal.token.version if refusal.token else 0)
+                    session, refusal.proposal, refusal.token.version if refusal.token else 0,
+                    zone=zone)
+            elif refusal.reason == "expired" and refusal.token is not None:
+                message = (f"This email's reply address expired on "
+                           f"{words.moment(refusal.token.expires_at, zone)}. Nothing was done; "
+                           "open the proposal on the website to act on it.")
             answered.append(_answer(session, sender_user, inbound, refusal.proposal, "refused",
                                     message, settings))
         elif ready is not None:

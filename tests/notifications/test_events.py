@@ -100,7 +100,7 @@ def test_a_proposal_lifecycle_mails_the_right_people(
     mails = delivered(engine, mail_settings, smtp_server)
     assert set(mails) == {OWNER, CO_AUTHOR}
     for to in (OWNER, CO_AUTHOR):
-        check(mails[to], p, to, "Returned",
+        check(mails[to], p, to, "Returned from department review",
               says=("Lead returned", "from department review",
                     "Say <b>how</b> outcomes are assessed"),
               links=(f"{BASE}/proposals/{pid}/edit",))
