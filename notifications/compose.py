@@ -327,6 +327,11 @@ def notify(
             # A co-author who is no user yet is invited instead, never sent the proposal.
             invited += [p for p in people if p.role == Audience.CO_AUTHORS and p.user_id is None]
             people = [p for p in people if p not in invited]
+            # The office's or a lead's copy of an action is not sent to the one who acted
+            # (a request for their next action is).
+            people = [p for p in people if actor is None or notice.action_needed
+                      or p.email != actor.email.lower()
+                      or p.role not in (Audience.BADGE_OFFICE, Audience.DEPARTMENT_LEADS)]
             if notice.action_needed:
                 people = without_digest_users(session, people)
             if not people:
