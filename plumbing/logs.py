@@ -181,8 +181,12 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
         uvicorn_logger.propagate = True
     # Our own line per request replaces uvicorn's access log, which prints raw paths.
     logging.getLogger("uvicorn.access").disabled = True
-    # `db upgrade` says itself what it applied; alembic's own chatter is not needed.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # `db upgrade` says itself what it applied; alembic's own chatter is not needed. The
+    # state machine library tells every state's callbacks at INFO, several lines per
+    # transition; the audit trail already says what moved.
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in ("alembic", "transitions"):
+        logging.getLogger(name).setLevel(quiet)
 
 
 # --- a recurring problem, once per interval ------------------------------------------------

@@ -194,3 +194,20 @@ def test_each_postgresql_connection_names_its_kind_of_process(
     finally:
         for engine in (web, worker, named):
             engine.dispose()
+
+
+def test_the_log_at_info_carries_no_state_machine_chatter(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        logs.configure("INFO")
+        logging.getLogger("transitions.core").info("Finished processing state draft exit")
+        logging.getLogger("microcred.request").info("GET /credentials 200")
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    printed = capsys.readouterr().err
+    assert "GET /credentials 200" in printed
+    assert "Finished processing" not in printed

@@ -234,6 +234,7 @@ class Lifecycle:
     accepted: list[tuple[str, int, str]] = field(default_factory=list)  # trigger, version, state
     statuses: list[int] = field(default_factory=list)
     unclear: int = 0  # requests whose answer never came (connection lost)
+    lost: list[str] = field(default_factory=list)  # what each of those met, for the report
     retry_after: list[str | None] = field(default_factory=list)  # of each 503
     proposal_id: int | None = None
     state: str | None = None
@@ -295,8 +296,9 @@ class Driver:
                 json: object = None) -> httpx.Response | None:
         try:
             response = self.http(life.number).request(method, path, headers=headers, json=json)
-        except httpx.TransportError:
+        except httpx.TransportError as error:
             life.unclear += 1
+            life.lost.append(f"{method} {path}: {error!r}")
             time.sleep(0.2)
             return None
         life.statuses.append(response.status_code)
