@@ -21,12 +21,13 @@ from notifications.models import EmailPreference, OutboxMessage
 from notifications.rendering import render
 from notifications.sign_in import send_sign_in_link
 from plumbing.settings import Settings
-from tests.conftest import IN_CI, SMTPServer, World, force_state
+from tests.conftest import IN_CI, SMTPServer, World, force_state, sample_proposal
 from tests.emails.htmlvalidate import lint
 from tests.notifications.conftest import SECRET, drain
 from tests.notifications.test_email_actions import OUTLOOK, reply
 from tests.notifications.test_events import pass_rubric
-from workflow import events
+from workflow import events, service
+from workflow.audit import Channel
 from workflow.audit_checkpoint import take
 from workflow.events import Event
 from workflow.fields import utcnow
@@ -86,6 +87,11 @@ def everything(world: World, engine: Engine, settings: Settings, server: SMTPSer
     world.fire(withdrawn, "withdraw", world.owner)
     waiting = world.fire(world.proposal("Data Ethics", co_authors=["new.person@arizona.edu"]),
                          "submit", world.owner)
+    world.fire(world.proposal("Cloud Basics for Researchers"), "submit", world.owner)
+    # One proposal waits for the other department's lead: a single reminder, with its links.
+    maths = service.create_proposal(world.session, sample_proposal("Number Sense", "MATH"),
+                                    world.outsider.user, Channel.API)
+    world.fire(maths, "submit", world.outsider)
     drain(engine, settings)
     assert waiting.id
     lead_id, owner, admin = world.lead.user.id or 0, world.owner.email, world.admin.email
@@ -115,6 +121,7 @@ LEADS_TO = {
     "Returned": r"/proposals/\d+/(?:edit|design)$",
     "Your sign-in link": r"/sign-in/\S+$",
     "Daily digest": r"/proposals$",
+    "Reminder": r"/proposals$",
     "Co-author invitation": r"/sign-in$",
     "Awarded to you": r"/awards/\S+$",
 }
@@ -163,7 +170,8 @@ def test_every_email_reads_well_on_a_phone_and_leads_to_its_action(
             "Resubmitted", "Resubmitted, approval needed", "Review requested",
             "Assign reviewers", "Review needed", "Department approved",
             "Badge design approval needed", "Passed rubric review", "Published", "Retired",
-            "Rejected", "Withdrawn", "Reminder, waiting for you", "Overdue", "Daily digest",
+            "Rejected", "Withdrawn", "Reminder, waiting for you", "Reminder", "Overdue",
+            "Daily digest",
             "Your sign-in link", "Audit checkpoint", "Co-author invitation",
             "Awarded to you"} <= kinds, kinds
 

@@ -95,9 +95,10 @@ def test_two_schedulers_at_once_queue_each_reminder_once(
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(r.reminders for r in results) == 3
+    # The lead's three reminders come as one email, queued once.
+    assert sum(r.reminders for r in results) == 1
     assert sum(r.escalations for r in results) == 3
-    assert len(queued(engine, "reminder")) == 3
+    assert len(queued(engine, "reminders")) == 1
 
 
 def test_a_digest_user_gets_one_daily_digest_instead_of_requests_and_reminders(
@@ -141,3 +142,22 @@ def test_the_worker_schedules_with_its_clock(
     clock.advance(days=7, minutes=1)
     assert worker.schedule().reminders == 1
     assert worker.schedule().reminders == 0
+
+
+def test_several_proposals_waiting_for_one_lead_come_as_one_reminder(
+    engine: Engine, world: World, settings: Settings
+) -> None:
+    for title in ("Data Ethics", "Cloud Basics", "Soil Science"):
+        world.fire(world.proposal(title), "submit", world.owner)
+    at = utcnow() + timedelta(days=7, hours=1)
+    assert schedule(engine, settings, at).reminders == 1
+    assert schedule(engine, settings, at).reminders == 0  # the same run twice: nothing new
+    assert queued(engine, "reminder") == []
+    assert queued(engine, "reminders") == [
+        ("lead@arizona.edu", "Reminder: 3 proposals wait for you")]
+    with Session(engine) as session:
+        text = session.exec(select(OutboxMessage.body_text).where(
+            OutboxMessage.event == "reminders")).one()
+    for title in ("Data Ethics", "Cloud Basics", "Soil Science"):
+        assert f"- {title} (department review, 7 days waiting)" in text
+    assert "http://127.0.0.1:8000/settings" in text
