@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from notifications import offers, words
+from notifications import badge_image, offers, words
 from notifications.inbound import action_tokens
 from notifications.matrix import MATRIX, Audience
 from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
@@ -91,8 +91,8 @@ def proposal_facts(session: Session, proposal: Proposal, owner: User | None = No
         "stage": stage_label(state),
         "state": state,
         "returned_from": proposal.returned_from,
-        "alt_text": session.exec(select(BadgeDesign.alt_text)
-                                 .where(BadgeDesign.proposal_id == proposal.id)).first(),
+        "alt_text": None,
+        "badge_image": None,
         "returned_from_words": words.stage(proposal.returned_from or "department_review"),
     }
 
@@ -134,8 +134,13 @@ def about_proposal(session: Session, proposal: Proposal | None, settings: Settin
     if proposal is None:
         return About(None, domain, None, None, links(None, settings))
     state, version = as_of or (State(proposal.state), proposal.version)
-    return About(proposal, domain, thread_root(proposal, domain),
-                 proposal_facts(session, proposal, owner, state.value),
+    facts = proposal_facts(session, proposal, owner, state.value)
+    design = session.exec(select(BadgeDesign.alt_text, BadgeDesign.sha256)
+                          .where(BadgeDesign.proposal_id == proposal.id)).first()
+    if design is not None:
+        facts["alt_text"] = design[0]
+        facts["badge_image"] = badge_image.url(settings, proposal.id or 0, design[1])
+    return About(proposal, domain, thread_root(proposal, domain), facts,
                  links(proposal, settings, published_id(session, proposal)),
                  current=version == proposal.version)
 
