@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from notifications.compose import enqueue
 from notifications.invitation import invitation
 from notifications.recipients import Recipient, assigned_reviewers
-from notifications.rendering import SUBJECT_PREFIX
+from notifications.rendering import subject_line
 from plumbing.settings import Settings
 from workflow import audit
 from workflow.access import grants_of
@@ -70,7 +70,7 @@ def agenda_mail(session: Session, meeting: Meeting, settings: Settings,
                "items": listed}
     return enqueue(
         session, event="agenda", proposal=None, recipients=list(people.values()),
-        subject=f"{SUBJECT_PREFIX} {meeting.title}, {starts:%d %B %Y}: agenda and invitation",
+        subject=subject_line(f"{meeting.title}, {starts:%d %B}", "Agenda and invitation"),
         context=context, dedupe_key=dedupe_key, settings=settings,
         attachments=[{"filename": "meeting.ics", "content_type": "text/calendar",
                       "method": "REQUEST", "text": ics}])

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from notifications import routing
+from notifications import badge_image, offers, routing, words
 from notifications.inbound import action_tokens
 from notifications.matrix import MATRIX, Audience
 from notifications.models import EmailPreference, OutboxMessage, OutboxStatus
@@ -16,7 +16,8 @@ from notifications.recipients import Envelope, Recipient, Resolver, unique
 from notifications.rendering import mail_domain, render, subject_line
 from plumbing.settings import Settings
 from workflow.accounts.models import Department, User
-from workflow.credentials.models import Credential
+from workflow.audit import AuditEntry
+from workflow.credentials.models import BadgeDesign, Credential
 from workflow.events import Event
 from workflow.fields import as_utc, utcnow
 from workflow.machine import State
@@ -44,18 +45,23 @@ AsOf = tuple[State, int]  # a proposal's state and version right after an event
 
 
 def stage_label(state: str) -> str:
-    return state.replace("_", " ")
+    return words.stage(state)
 
 
 def links(proposal: Proposal | None, settings: Settings,
           credential_id: str | None = None) -> dict[str, str]:
     base = settings.base_url.rstrip("/")
     if proposal is None:
-        return {"home": base}
+        return {"home": base, "settings": f"{base}/settings"}
+    page = f"{base}/proposals/{proposal.id}"
     return {
         "home": base,
-        "proposal": f"{base}/proposals/{proposal.id}",
-        "edit": f"{base}/proposals/{proposal.id}/edit",
+        "settings": f"{base}/settings",
+        "proposal": page,
+        "edit": f"{page}/edit",
+        "design": f"{page}/design",
+        "review": f"{page}/review",
+        "reviewers": f"{page}#reviewers",
         "credential": f"{base}/credentials/{credential_id or proposal.id}",
     }
 
@@ -80,13 +86,17 @@ def proposal_facts(session: Session, proposal: Proposal, owner: User | None = No
         "title": proposal.title,
         "department": f"{department.name} ({department.code})" if department else "",
         "owner": f"{owner.name} <{owner.email}>" if owner else "",
-        "level": stage_label(proposal.level) if proposal.level else "not given",
+        "level": words.level(proposal.level),
         "credit_bearing": proposal.credit_bearing,
         "credits": f"{proposal.credits:g}" if proposal.credits is not None else "not given",
         "hours": f"{proposal.hours:g}" if proposal.hours is not None else "not given",
-        "modality": stage_label(proposal.modality) if proposal.modality else "not given",
+        "modality": words.modality(proposal.modality),
         "stage": stage_label(state),
         "state": state,
+        "returned_from": proposal.returned_from,
+        "alt_text": None,
+        "badge_image": None,
+        "returned_from_words": words.stage(proposal.returned_from or "department_review"),
     }
 
 
@@ -127,8 +137,13 @@ def about_proposal(session: Session, proposal: Proposal | None, settings: Settin
     if proposal is None:
         return About(None, domain, None, None, links(None, settings))
     state, version = as_of or (State(proposal.state), proposal.version)
-    return About(proposal, domain, thread_root(proposal, domain),
-                 proposal_facts(session, proposal, owner, state.value),
+    facts = proposal_facts(session, proposal, owner, state.value)
+    design = session.exec(select(BadgeDesign.alt_text, BadgeDesign.sha256)
+                          .where(BadgeDesign.proposal_id == proposal.id)).first()
+    if design is not None:
+        facts["alt_text"] = design[0]
+        facts["badge_image"] = badge_image.url(settings, proposal.id or 0, design[1])
+    return About(proposal, domain, thread_root(proposal, domain), facts,
                  links(proposal, settings, published_id(session, proposal)),
                  current=version == proposal.version)
 
@@ -152,7 +167,7 @@ def enqueue(
     """Render `templates/<event>.{txt,html}` for each recipient and queue the messages in the
     caller's transaction (the caller commits); answer how many were queued.
 
-    The subject is `[Micro-credential] <title>: <what>` for a proposal, else `subject`.
+    The subject is `<what>: <title>` for a proposal, else `subject`.
     "Action needed" messages skip users who chose the daily digest (it lists them instead).
     With a `dedupe_key`, a message already queued under the same key and recipient is not
     queued again, so a scheduler that runs twice queues nothing twice.
@@ -229,9 +244,11 @@ def messages(session: Session, about: About, letter: Letter, people: Sequence[Re
         # An "action needed" email carries its recipient's action links and reply address.
         offered = action_tokens.offer(session, envelope, settings)
         if offered is not None:
-            personal["actions"] = offered.buttons
             personal["reply"] = offered.reply
             row_headers["Reply-To"] = offered.reply["address"]
+        personal["actions"] = offers.buttons(event, person.role, about.links, about.facts,
+                                             offered.buttons if offered else [],
+                                             shared["actions"])
         rendered = render(event, title_line, personal)
         rows.append({
             "event": event,
@@ -326,12 +343,24 @@ def notify(
             invited += [p for p in people if p.role == Audience.CO_AUTHORS and p.user_id is None]
             people = [replace(p, note=notes[p.email]) if p.email in notes else p
                       for p in people if p not in invited]
+            # The office's or a lead's copy of an action is not sent to the one who acted
+            # (a request for their next action is).
+            people = [p for p in people if actor is None or notice.action_needed
+                      or p.email != actor.email.lower()
+                      or p.role not in (Audience.BADGE_OFFICE, Audience.DEPARTMENT_LEADS)]
             if notice.action_needed:
                 people = without_digest_users(session, people)
             if not people:
                 continue
             about = about or about_proposal(session, proposal, settings, resolver.owner, as_of)
-            letter = Letter(event=event.value, context=shared, what=notice.what,
+            what = notice.what
+            if event is Event.RETURNED and about.facts is not None:
+                # A design return and a department return must not read the same.
+                came_from = returned_from(session, proposal, as_of[1] if as_of else None)
+                about.facts["returned_from"] = came_from
+                about.facts["returned_from_words"] = words.stage(came_from)
+                what = f"Returned from {words.stage(came_from)}"
+            letter = Letter(event=event.value, context=shared, what=what,
                             action_needed=notice.action_needed, dedupe_key=dedupe_key)
             rows += messages(session, about, letter, people, settings)
         # The rules' copies, for those the matrix did not reach already.
@@ -340,10 +369,22 @@ def notify(
             about = about or about_proposal(session, proposal, settings, resolver.owner, as_of)
             what = routing.WHAT[event]
             rows += messages(session, about, Letter(event="routed", context={
-                **shared, "happened": what}, what=what, dedupe_key=dedupe_key), copied, settings)
+                **shared, "happened": what}, what=routing.HEADLINE[event], dedupe_key=dedupe_key),
+                copied, settings)
     queued = store(session, rows, deduped=dedupe_key is not None)
     return queued + sum(invite(session, proposal, person, resolver.owner, settings)
                         for person in invited)
+
+
+def returned_from(session: Session, proposal: Proposal, version: int | None) -> str:
+    """The stage the proposal's latest return (up to `version`) sent it back from."""
+    query = select(AuditEntry.from_state).where(
+        AuditEntry.proposal_id == proposal.id, AuditEntry.action == "return",
+        AuditEntry.outcome == "accepted")
+    if version is not None:
+        query = query.where(col(AuditEntry.version) <= version)
+    found = session.exec(query.order_by(col(AuditEntry.seq).desc()).limit(1)).first()
+    return found or proposal.returned_from or State.DEPARTMENT_REVIEW.value
 
 
 def invite(session: Session, proposal: Proposal, person: Recipient, owner: User,
@@ -355,7 +396,7 @@ def invite(session: Session, proposal: Proposal, person: Recipient, owner: User,
     department = session.get(Department, proposal.department_id)
     return enqueue(
         session, event="co_author_invitation", proposal=None, recipients=[person],
-        subject="[Micro-credential] You were named a co-author",
+        subject="Co-author invitation: you were named on a proposal",
         context={"inviter": {"name": owner.name, "email": owner.email},
                  "department": department.name if department else "",
                  "sign_in": f"{settings.base_url.rstrip('/')}/sign-in",

@@ -38,41 +38,41 @@ class Notice:
 A = Audience
 AUTHORS = (A.OWNER, A.CO_AUTHORS)
 
+# "what" leads the subject ("Approval needed: <title>"), so it is short and says what to do
+# or what happened.
 MATRIX: dict[Event, tuple[Notice, ...]] = {
     Event.SUBMITTED: (
-        Notice((A.STAGE_APPROVERS,), "submitted, your approval is needed", action_needed=True),
-        Notice(AUTHORS, "submitted for department review"),
+        Notice((A.STAGE_APPROVERS,), "Approval needed", action_needed=True),
+        Notice(AUTHORS, "Submitted"),
     ),
     Event.RESUBMITTED: (
-        Notice((A.STAGE_APPROVERS,), "resubmitted, your review is needed", action_needed=True),
-        Notice(AUTHORS, "resubmitted"),
+        Notice((A.STAGE_APPROVERS,), "Resubmitted, approval needed", action_needed=True),
+        Notice(AUTHORS, "Resubmitted"),
     ),
     Event.DEPARTMENT_APPROVED: (
-        Notice((A.BADGE_OFFICE,), "approved by the department, rubric review needed",
-               action_needed=True),
-        Notice((A.ASSIGNED_REVIEWERS,), "ready for your rubric review", action_needed=True),
-        Notice((A.OWNER,), "approved by the department"),
+        Notice((A.BADGE_OFFICE,), "Assign reviewers", action_needed=True),
+        Notice((A.ASSIGNED_REVIEWERS,), "Review needed", action_needed=True),
+        Notice(AUTHORS, "Department approved"),
     ),
     Event.RUBRIC_APPROVED: (
-        Notice((A.BADGE_OFFICE,), "passed rubric review, badge design approval needed",
-               action_needed=True),
-        Notice((A.OWNER,), "passed rubric review, badge design is next"),
+        Notice((A.BADGE_OFFICE,), "Badge design approval needed", action_needed=True),
+        Notice(AUTHORS, "Passed rubric review"),
     ),
     Event.PUBLISHED: (
-        Notice((*AUTHORS, A.DEPARTMENT_LEADS, A.BADGE_OFFICE), "published"),
+        Notice((*AUTHORS, A.DEPARTMENT_LEADS, A.BADGE_OFFICE), "Published"),
     ),
-    Event.RETURNED: (Notice(AUTHORS, "returned for changes"),),
-    Event.REJECTED: (Notice((A.OWNER, A.BADGE_OFFICE), "rejected"),),
-    Event.WITHDRAWN: (Notice((A.OWNER, A.BADGE_OFFICE), "withdrawn"),),
-    Event.RETIRED: (Notice((A.OWNER, A.BADGE_OFFICE), "retired"),),
+    Event.RETURNED: (Notice(AUTHORS, "Returned"),),
+    Event.REJECTED: (Notice((A.OWNER, A.BADGE_OFFICE), "Rejected"),),
+    Event.WITHDRAWN: (Notice((A.OWNER, A.BADGE_OFFICE), "Withdrawn"),),
+    Event.RETIRED: (Notice((*AUTHORS, A.BADGE_OFFICE), "Retired"),),
     Event.REVIEWER_ASSIGNED: (
-        Notice((A.NAMED,), "you are asked to review it", action_needed=True),
+        Notice((A.NAMED,), "Review requested", action_needed=True),
     ),
     Event.REMINDER: (
-        Notice((A.STAGE_APPROVERS, A.PENDING_REVIEWERS), "waiting for your action",
+        Notice((A.STAGE_APPROVERS, A.PENDING_REVIEWERS), "Reminder, waiting for you",
                action_needed=True),
     ),
-    Event.ESCALATION: (Notice((A.BADGE_OFFICE,), "overdue"),),
-    Event.MENTIONED: (Notice((A.MENTIONED,), "you were mentioned in its discussion"),),
-    Event.AWARDED: (Notice((A.LEARNER,), "awarded to you"),),
+    Event.ESCALATION: (Notice((A.BADGE_OFFICE,), "Overdue"),),
+    Event.MENTIONED: (Notice((A.MENTIONED,), "Mentioned"),),
+    Event.AWARDED: (Notice((A.LEARNER,), "Awarded to you"),),
 }

@@ -6,6 +6,7 @@ refuses a second row with the same key. So the scheduler may run as often, and i
 processes, as anyone likes: it never queues the same message twice.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -13,11 +14,16 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, func, select
 
 from notifications import agenda, review_notices
-from notifications.compose import enqueue, links, notify, stage_label
-from notifications.matrix import Event
+from notifications.compose import enqueue, links, notify, stage_label, without_digest_users
+from notifications.matrix import MATRIX, Event
 from notifications.models import EmailPreference
-from notifications.recipients import Recipient, Resolver, assigned_reviewers, authors
-from notifications.rendering import SUBJECT_PREFIX
+from notifications.recipients import (
+    Recipient,
+    Resolver,
+    assigned_reviewers,
+    authors,
+    unique,
+)
 from plumbing.settings import Settings
 from workflow.access import grants_of
 from workflow.accounts.models import Role, User
@@ -69,31 +75,76 @@ def run(session: Session, settings: Settings, now: datetime) -> SchedulerReport:
     """Queue the reminders, escalations and digests due at `now` (the caller commits)."""
     report = SchedulerReport()
     waiting = waiting_proposals(session)
+    due: list[Due] = []
     for item in waiting:
         days = item.days(now)
         stay = f"{item.proposal.id}:{int(item.since.timestamp())}"
         if days >= settings.reminder_days:
             period = int(days // settings.reminder_days)
-            report.reminders += notify(
-                session, Event.REMINDER, item.proposal, context={"days": int(days)},
-                dedupe_key=f"reminder:{stay}:{period}", settings=settings)
+            due.append(Due(item, int(days), f"reminder:{stay}:{period}"))
         if days >= settings.escalation_days:
             resolver = Resolver(session, item.proposal, settings)
             state = State(item.proposal.state)
-            waiting_on = [r.email for r in resolver.approvers(state)]
+            # People by name, their address beside it, so the office knows whom to call.
+            waiting_on = [f"{r.name} ({r.email})" if r.name else r.email
+                          for r in resolver.approvers(state)]
             if state is State.RUBRIC_REVIEW:
-                waiting_on += [u.email for u in
+                waiting_on += [f"{u.name} ({u.email})" for u in
                                assigned_reviewers(session, item.proposal, pending_only=True)]
             report.escalations += notify(
                 session, Event.ESCALATION, item.proposal,
                 context={"days": int(days), "limit_days": f"{settings.escalation_days:g}",
                          "waiting_on": waiting_on},
                 dedupe_key=f"escalation:{stay}", settings=settings)
+    report.reminders += remind(session, settings, due, now)
     if now.astimezone(ZoneInfo(settings.time_zone)).hour >= settings.digest_hour:
         report.digests = send_digests(session, settings, now, waiting)
     report.agendas = agenda.send_due(session, settings, now)
     report.review_notices = review_notices.queue_due(session, settings, now)
     return report
+
+
+@dataclass(frozen=True)
+class Due:
+    """A reminder due: the waiting proposal, its days waited, and its key for this period."""
+
+    item: Waiting
+    days: int
+    key: str
+
+
+def remind(session: Session, settings: Settings, due: list[Due], now: datetime) -> int:
+    """Queue the due reminders: one email per person, listing every proposal waiting for them
+    (a person with one gets the usual email about it, with its action links)."""
+    mine: dict[str, tuple[Recipient, list[Due]]] = {}
+    for one in due:
+        resolver = Resolver(session, one.item.proposal, settings)
+        state = State(one.item.proposal.state)
+        found = [r for notice in MATRIX[Event.REMINDER] for audience in notice.audiences
+                 for r in resolver.users(audience, state)]
+        for person in without_digest_users(session, unique(found, set())):
+            mine.setdefault(person.email, (person, []))[1].append(one)
+    queued = 0
+    what = MATRIX[Event.REMINDER][0].what
+    for person, reminders in mine.values():
+        if len(reminders) == 1:
+            one = reminders[0]
+            queued += enqueue(
+                session, event=Event.REMINDER.value, proposal=one.item.proposal,
+                recipients=[person], context={"days": one.days}, what=what,
+                action_needed=True, dedupe_key=one.key, settings=settings)
+            continue
+        # The keys of what it lists: the same reminders, due again, are not sent twice.
+        key = "reminders:" + hashlib.sha256(
+            " ".join(sorted(r.key for r in reminders)).encode()).hexdigest()[:32]
+        items = [{"title": r.item.proposal.title, "stage": stage_label(r.item.proposal.state),
+                  "days": r.days, "link": links(r.item.proposal, settings)["proposal"]}
+                 for r in sorted(reminders, key=lambda r: r.item.since)]
+        queued += enqueue(
+            session, event="reminders", proposal=None, recipients=[person],
+            subject=f"Reminder: {len(items)} proposals wait for you",
+            context={"items": items}, dedupe_key=key, settings=settings)
+    return queued
 
 
 def send_digests(session: Session, settings: Settings, now: datetime,
@@ -112,8 +163,8 @@ def send_digests(session: Session, settings: Settings, now: datetime,
         queued += enqueue(
             session, event=Event.DIGEST.value, proposal=None,
             recipients=[Recipient(email=user.email, name=user.name, user_id=user.id)],
-            subject=(f"{SUBJECT_PREFIX} Daily digest: {count} proposal"
-                     f"{'s wait' if count != 1 else ' waits'} for your action"),
+            subject=(f"Daily digest: {count} proposal"
+                     f"{'s wait' if count != 1 else ' waits'} for you"),
             context={"items": items}, dedupe_key=f"digest:{user.id}:{office_day}",
             settings=settings)
     return queued

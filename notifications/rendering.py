@@ -15,7 +15,6 @@ from notifications.models import OutboxMessage
 from workflow.fields import as_utc
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SUBJECT_PREFIX = "[Micro-credential]"
 
 
 @lru_cache(maxsize=1)
@@ -40,10 +39,17 @@ class Rendered:
     html: str
 
 
+SUBJECT_MAX = 69  # a phone's inbox shows about this much; the event comes first
+
+
 def subject_line(title: str, what: str) -> str:
-    """`[Micro-credential] <title>: <what happened>`, on one line whatever the title holds."""
+    """`<what happened>: <title>`, on one line whatever the title holds; a long title is cut
+    so that the subject stays short enough to read whole on a phone."""
     title = " ".join(title.split())
-    return f"{SUBJECT_PREFIX} {title}: {what}"
+    room = SUBJECT_MAX - len(what) - 2
+    if len(title) > room:
+        title = title[:max(room - 1, 0)].rstrip() + "\u2026"
+    return f"{what}: {title}"
 
 
 def render(name: str, subject: str, context: dict[str, Any]) -> Rendered:

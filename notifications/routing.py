@@ -20,6 +20,13 @@ SHIPPED = Path(__file__).resolve().parent / "routing.yaml"
 # The events a proposal's stage or publication makes; a rule may name these.
 ROUTABLE = (Event.SUBMITTED, Event.RESUBMITTED, Event.DEPARTMENT_APPROVED, Event.RUBRIC_APPROVED,
             Event.PUBLISHED, Event.RETURNED, Event.REJECTED, Event.WITHDRAWN, Event.RETIRED)
+# The copy's subject, event first as in every other email; WHAT says it in the body.
+HEADLINE = {
+    Event.SUBMITTED: "Submitted", Event.RESUBMITTED: "Resubmitted",
+    Event.DEPARTMENT_APPROVED: "Department approved", Event.RUBRIC_APPROVED: "Rubric passed",
+    Event.PUBLISHED: "Published", Event.RETURNED: "Returned", Event.REJECTED: "Rejected",
+    Event.WITHDRAWN: "Withdrawn", Event.RETIRED: "Retired",
+}
 WHAT = {
     Event.SUBMITTED: "submitted for department review",
     Event.RESUBMITTED: "resubmitted",

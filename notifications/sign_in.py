@@ -32,7 +32,7 @@ def send_sign_in_link(session: Session, email: str, settings: Settings,
     enqueue(
         session, event="sign_in", proposal=None,
         recipients=[Recipient(email=user.email, name=user.name, user_id=user.id, role="user")],
-        subject="[Micro-credential] Your sign-in link",
+        subject="Your sign-in link",
         context={"sign_in_url": f"{settings.base_url.rstrip('/')}/sign-in/{token}{after}",
                  "minutes": minutes},
         settings=settings,

@@ -12,6 +12,7 @@ from api.deps import ReadSessionDep, SessionDep
 from api.pages.forms import field_errors
 from api.routes.badges import DesignForm, image_response, read_design_form, visible_design
 from api.web import CSRF_FIELD, WebUser, refuse_without_csrf, render, see_other, settings_of
+from notifications import badge_image
 from workflow import service
 from workflow.access import Grants
 from workflow.audit import Channel
@@ -90,4 +91,16 @@ async def upload_design(request: Request, proposal_id: ProposalId, session: Sess
 @router.get("/proposals/{proposal_id}/design/image")
 def design_image(proposal_id: ProposalId, session: ReadSessionDep, me: WebUser) -> Response:
     design = visible_design(session, proposal_id, me)
+    return image_response(design.image, design.content_type)
+
+
+@router.get("/proposals/{proposal_id}/design/email-image/{signed}")
+def design_image_for_email(proposal_id: ProposalId, signed: Annotated[str, Path(max_length=64)],
+                           request: Request, session: ReadSessionDep) -> Response:
+    """The design image the approval email shows: no session, but a signature for exactly
+    this proposal and this image (notifications/badge_image.py)."""
+    design = badges.design_of(session, proposal_id)
+    if design is None or not badge_image.valid(settings_of(request), proposal_id,
+                                               design.sha256, signed):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such image")
     return image_response(design.image, design.content_type)

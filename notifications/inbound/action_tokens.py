@@ -15,9 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from notifications import words
 from notifications.inbound.models import ActionToken
 from notifications.recipients import Envelope
 from plumbing.settings import Settings
@@ -30,9 +32,9 @@ from workflow.fields import as_utc, utcnow
 from workflow.machine import State
 from workflow.proposals.models import AvailableAction, Proposal
 
-# What an email offers; reject and the rest stay on the website, where there is room to think.
-EMAIL_TRIGGERS = ("approve", "return")
-LABELS = {"approve": "Approve", "return": "Return"}
+# What an email offers (reject only to those who may reject); the rest stays on the website.
+EMAIL_TRIGGERS = ("approve", "return", "reject")
+LABELS = {"approve": "Approve", "return": "Return", "reject": "Reject"}
 DONE = {
     "approve": "approved", "return": "returned", "reject": "rejected", "submit": "submitted",
     "resubmit": "resubmitted", "withdraw": "withdrew", "retire": "retired",
@@ -54,7 +56,10 @@ def reply_address(token: str, settings: Settings) -> str:
     return f"reply+{token}@{settings.reply_domain}"
 
 
-def when(moment: Any) -> str:
+def when(moment: Any, zone: ZoneInfo | None = None) -> str:
+    """A time for a page (UTC), or for an email in its reader's zone, the zone named."""
+    if zone is not None:
+        return words.moment(moment, zone)
     return as_utc(moment).strftime("%Y-%m-%d at %H:%M UTC")
 
 
@@ -109,7 +114,8 @@ def offer(session: Session, envelope: Envelope, settings: Settings) -> Offer | N
                  for a in shown],
         reply={"address": reply_address(token, settings),
                "approve": any(a.trigger == "approve" for a in shown),
-               "return": any(a.trigger == "return" for a in shown)},
+               "return": any(a.trigger == "return" for a in shown),
+               "reject": any(a.trigger == "reject" for a in shown)},
     )
 
 
@@ -160,7 +166,8 @@ def find(session: Session, token: str) -> ActionToken | None:
         select(ActionToken).where(ActionToken.token_hash == hash_token(token))).first()
 
 
-def moved_on_message(session: Session, proposal: Proposal, since_version: int) -> str:
+def moved_on_message(session: Session, proposal: Proposal, since_version: int,
+                     zone: ZoneInfo | None = None) -> str:
     """Who moved the proposal on after the token was written, and when, in plain words."""
     last = session.exec(
         select(AuditEntry).where(AuditEntry.proposal_id == proposal.id,
@@ -169,16 +176,17 @@ def moved_on_message(session: Session, proposal: Proposal, since_version: int) -
                                  col(AuditEntry.version) > since_version)
         .order_by(col(AuditEntry.seq).desc()).limit(1)
     ).first()
-    stage = State(proposal.state).value.replace("_", " ")
+    stage = words.stage(State(proposal.state).value)
     if last is None:
         return f"This proposal has changed since this email was sent; it is now in {stage}."
     actor = session.get(User, last.actor_id) if last.actor_id is not None else None
     who = f"{actor.name} ({actor.email})" if actor else (last.actor_email or "someone")
     did = DONE.get(last.action, last.action)
     if last.action == "withdraw":
-        return (f"This proposal was already withdrawn by {who} on {when(last.at)}; "
+        return (f"This proposal was already withdrawn by {who} on {when(last.at, zone)}; "
                 f"it is now {stage}.")
-    return f"This proposal was already {did} by {who} on {when(last.at)}; it is now in {stage}."
+    return (f"This proposal was already {did} by {who} on {when(last.at, zone)}; it is now "
+            f"in {stage}.")
 
 
 def check(session: Session, token: ActionToken | None, trigger: str) -> Preview:
@@ -347,6 +355,9 @@ def consequence(ready: Preview) -> str:
     if ready.trigger == "return":
         return ("Returning sends the proposal back to its submitter with your comment; it "
                 "comes back to you when they resubmit it.")
+    if ready.trigger == "reject":
+        return ("Rejecting ends the proposal for good, with your comment to its submitter; "
+                "it cannot be resubmitted.")
     return f"Approving signs for it in your name and moves it on to {stage}."
 
 

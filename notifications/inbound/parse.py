@@ -10,6 +10,10 @@ from email.utils import parseaddr
 from html.parser import HTMLParser
 from typing import cast
 
+from mailparser_reply import EmailReplyParser as ReplyParser
+
+from notifications.inbound.signature import strip_signature
+
 
 @dataclass(frozen=True)
 class Inbound:
@@ -83,6 +87,11 @@ def strip_quoted(text: str) -> str:
                 WROTE.search(" ".join(x.strip() for x in lines[index:index + j]))
                 for j in (1, 2, 3)):
             break
+        # Any language: an intro line ending in ":" with an address or a time, then a quote.
+        following = next((x.strip() for x in lines[index + 1:] if x.strip()), "")
+        if (stripped.endswith(":") and following.startswith(">")
+                and re.search(r"@|\d{1,2}:\d{2}", stripped)):
+            break
         # Outlook: a "From:" line followed by "Sent:"/"Date:"/"To:" lines.
         if HEADER_BLOCK.match(stripped) and any(
                 HEADER_FOLLOWS.match(x.strip()) for x in lines[index + 1:index + 4]):
@@ -138,35 +147,32 @@ def html_text(html: str) -> str:
     return re.sub(r"\n\s*\n+", "\n\n", text)
 
 
-def reply_text(message: EmailMessage) -> str:
-    """What the sender wrote: the plain part (else the HTML part), quotes and signature removed."""
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
+
+
+def without_quote(text: str) -> str:
+    """What the sender wrote above the quoted original: mail-parser-reply finds the reply
+    headers ("On ... wrote:", "From: ... Sent: ...", "-----Original Message-----") in the
+    languages above; our own rules catch what is left (a bare ">" quote, a forward)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\ufeff", "").replace("\u200b", "").replace("\xa0", " ")
+    read = ReplyParser(languages=list(LANGUAGES)).read(text)
+    if not read.replies or read.replies[0].headers:
+        # The first part has reply headers: nothing was written above the quote.
+        return ""
+    # full_body keeps the signature, which signature.py cuts by rules that know the sender.
+    return strip_quoted(read.replies[0].full_body)
+
+
+def reply_text(message: EmailMessage, name: str | None = None) -> str:
+    """What the sender (`name` as our records have it) wrote: the plain part (else the HTML
+    part), quotes and signature removed."""
+    sender = parseaddr(str(message.get("From", "")))
+    name = name or sender[0] or None
     plain = message.get_body(("plain",))
     if plain is not None:
-        return strip_quoted(str(plain.get_content()))
-    html = message.get_body(("html",))
-    if html is not None:
-        return strip_quoted(html_text(str(html.get_content())))
-    return ""
-
-
-@dataclass(frozen=True)
-class Command:
-    trigger: str | None
-    comment: str | None = None
-
-
-APPROVE = re.compile(r"^approved?(?![\w?])[\s.!,:;-]*", re.I)
-
-
-RETURN = re.compile(r"^return(?![\w?])[\s.!,:;-]*", re.I)
-
-
-def command(text: str) -> Command:
-    """`approve`/`approved` approves; `return <comment>` returns; anything else is no command."""
-    text = text.strip()
-    if APPROVE.match(text):
-        return Command("approve")
-    found = RETURN.match(text)
-    if found:
-        return Command("return", text[found.end():].strip() or None)
-    return Command(None)
+        text = str(plain.get_content())
+    else:
+        html = message.get_body(("html",))
+        text = html_text(str(html.get_content())) if html is not None else ""
+    return strip_signature(without_quote(text), name, sender[1] or None)

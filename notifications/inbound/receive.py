@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from notifications.compose import enqueue
+from notifications import words
+from notifications.compose import enqueue, proposal_facts, thread_root
 from notifications.inbound import action_tokens, refusals
 from notifications.inbound.action_tokens import Preview, Refused
 from notifications.inbound.models import InboundMessage
-from notifications.inbound.parse import Command, Inbound, Unreadable, command, parse, reply_text
+from notifications.inbound.parse import Inbound, Unreadable, parse, reply_text
 from notifications.inbound.policy import (
     VIA,
     admit,
@@ -31,20 +32,31 @@ from notifications.inbound.policy import (
     thread_proposals,
     tokens_in,
 )
+from notifications.inbound.verbs import Command, command, words_that_work
 from notifications.recipients import Recipient
+from notifications.rendering import mail_domain
 from plumbing.database import write_session
 from plumbing.settings import Settings
 from workflow import audit
 from workflow.accounts.models import User
 from workflow.proposals.models import Proposal
 
-HELP = ("We could not tell what you wanted from your reply, so nothing was done. Reply to the "
-        "original email with the word approve as the first word to approve the proposal, or "
-        "the word return followed by your comment to return it to the submitter.")
+
+def not_understood(wanted: Command, allowed: list[str]) -> str:
+    """The "not understood" answer: what we read, why it was not an action, the words that
+    work for what this person may do."""
+    read = f'We read the first line of your reply as "{wanted.read}"' if wanted.read else (
+        "We found nothing written above the quoted email in your reply")
+    why = f", and {wanted.why}" if wanted.read and wanted.why else ""
+    return "\n".join([f"{read}{why}, so nothing was done.",
+                       "Reply again with one of these words at the start of the first line:",
+                       *words_that_work(allowed),
+                       "Or use the buttons in the original email."])
 
 
-RETURN_HELP = ("To return the proposal, write your comment after the word return, for example "
-               "\"return Please add a third learning outcome.\" Nothing was done.")
+def comment_missing(trigger: str) -> str:
+    return (f'To {trigger} the proposal, write your comment for the submitter after the word, '
+            f'for example "{trigger}: please add a third learning outcome." Nothing was done.')
 
 
 @dataclass(frozen=True)
@@ -120,13 +132,14 @@ def _handle(session: Session, inbound: Inbound, tokens: list[str], source: str,
                        f"Your message could not be shown to come from you: the receiving "
                        f"server's sender checks did not pass ({said}). Nothing was done; please "
                        "use the link in the email or the website.", settings)
-    wanted = command(reply_text(inbound.message))
+    allowed = list(found.triggers)
+    wanted = command(reply_text(inbound.message, owner.name), allowed)
     if wanted.trigger is None:
-        return _refuse(session, inbound, sender_user, proposal, "not_understood", HELP,
-                       settings)
-    if wanted.trigger == "return" and wanted.comment is None:
-        return _refuse(session, inbound, sender_user, proposal, "comment_missing", RETURN_HELP,
-                       settings)
+        return _refuse(session, inbound, sender_user, proposal, "not_understood",
+                       not_understood(wanted, allowed), settings)
+    if wanted.trigger != "approve" and wanted.comment is None:
+        return _refuse(session, inbound, sender_user, proposal, "comment_missing",
+                       comment_missing(wanted.trigger), settings)
     return _act(session, inbound, token, wanted, sender_user, settings)
 
 
@@ -145,17 +158,23 @@ def _act(session: Session, inbound: Inbound, token: str, wanted: Command,
     def answer(session: Session, refusal: Refused | None, ready: Preview | None) -> None:
         _mark(session, inbound, "done" if refusal is None else "refused")
         if refusal is not None:
+            message = refusal.message
+            zone = words.zone_of(sender_user, settings)
+            if refusal.reason in ("used", "moved_on") and refusal.proposal is not None:
+                # A second reply to a used address: say where the proposal is and who moved it.
+                message = action_tokens.moved_on_message(
+                    session, refusal.proposal, refusal.token.version if refusal.token else 0,
+                    zone=zone)
+            elif refusal.reason == "expired" and refusal.token is not None:
+                message = (f"This email's reply address expired on "
+                           f"{words.moment(refusal.token.expires_at, zone)}. Nothing was done; "
+                           "open the proposal on the website to act on it.")
             answered.append(_answer(session, sender_user, inbound, refusal.proposal, "refused",
-                                    refusal.message, settings))
+                                    message, settings))
         elif ready is not None:
-            did = action_tokens.DONE[ready.trigger]
-            stage = ready.to_state.replace("_", " ")
-            text = f"Done: you {did} \"{ready.proposal.title}\". It is now {stage}."
-            if ready.trigger != "return":
-                text = f"Done: you {did} \"{ready.proposal.title}\". It moves on to {stage}."
-            answered.append(_answer(session, sender_user, inbound, ready.proposal, "done", text,
-                                    settings))
-
+            answered.append(_answer(session, sender_user, inbound, ready.proposal, "done",
+                                    done_text(ready, wanted.comment), settings,
+                                    stage=ready.to_state))
     try:
         action_tokens.use(
             session, token, wanted.trigger or "", via=VIA, settings=settings,
@@ -166,6 +185,15 @@ def _act(session: Session, inbound: Inbound, token: str, wanted: Command,
     except Refused as refusal:
         return Received("refused", refusal.reason, any(answered))
     return Received("done", wanted.trigger or "", any(answered))
+
+
+def done_text(ready: Preview, comment: str | None) -> str:
+    """The "done" answer: what was done, the stage it is in now, and the comment as stored."""
+    did = action_tokens.DONE[ready.trigger]
+    text = f'Done: you {did} "{ready.proposal.title}". It is now in {words.stage(ready.to_state)}.'
+    if comment and ready.trigger != "approve":
+        text += f"\nYour comment, as the submitter will see it:\n{comment}"
+    return text
 
 
 def _detail(inbound: Inbound) -> dict[str, Any]:
@@ -219,20 +247,25 @@ def _refuse(session: Session, inbound: Inbound, user: User | None, proposal: Pro
 
 
 def _answer(session: Session, user: User | None, inbound: Inbound, proposal: Proposal | None,
-            kind: str, text: str, settings: Settings) -> bool:
+            kind: str, text: str, settings: Settings, stage: str | None = None) -> bool:
     """Queue a short answer to a known user (never to a stranger: no backscatter to forged
     senders), from the null sender, marked as an automatic reply."""
     if user is None:
         return False
     headers = {"Auto-Submitted": "auto-replied"}
+    # The answer threads under the reply, and with it into the proposal's conversation.
+    root = thread_root(proposal, mail_domain(settings.mail_from)) if proposal else ""
     if inbound.message_id:
-        headers |= {"In-Reply-To": inbound.message_id, "References": inbound.message_id}
-    what = {"done": "your email action was done", "help": "your reply was not understood",
-            "refused": "your email action was refused"}[kind]
+        headers |= {"In-Reply-To": inbound.message_id,
+                    "References": f"{root} {inbound.message_id}".strip()}
+    what = {"done": "Done", "help": "Reply not understood", "refused": "Not done"}[kind]
+    context: dict[str, Any] = {"answer": {"kind": kind, "text": text}}
+    if proposal is not None and stage is not None:
+        # Written in the transaction that moves it: show the stage it is moving to.
+        context["proposal"] = {**proposal_facts(session, proposal), "stage": words.stage(stage)}
     return bool(enqueue(
         session, event="email_answer", proposal=proposal,
         recipients=[Recipient(email=user.email, name=user.name, user_id=user.id)],
-        context={"answer": {"kind": kind, "text": text}}, what=what,
-        subject=f"[Micro-credential] {what[0].upper()}{what[1:]}",
+        context=context, what=what, subject=what,
         headers=headers, envelope_sender="", settings=settings,
     ))

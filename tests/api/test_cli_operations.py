@@ -175,7 +175,7 @@ def test_a_checkpoint_is_emailed_to_the_badge_office_and_verifies_from_the_saved
         message = session.exec(select(OutboxMessage).where(
             OutboxMessage.event == "audit_checkpoint")).one()
     assert message.recipient == "badge@arizona.edu"
-    assert message.subject == "[Micro-credential] Audit checkpoint: entry 1"
+    assert message.subject == "Audit checkpoint: entry 1"
     saved = tmp_path / "message.txt"
     saved.write_text(message.body_text)
     code, out, _ = run(capsys, "audit", "verify", "--checkpoint", str(saved))

@@ -161,7 +161,7 @@ def test_each_learner_is_emailed_a_link_to_their_award(
     made = award(client, world, credential["id"])
     drain(engine, smtp_server.settings(settings))
     mails = {m.recipients[0]: m.message for m in smtp_server.received
-             if "awarded" in str(m.message["Subject"])}
+             if str(m.message["Subject"]).startswith("Awarded to you")}
     assert set(mails) == {learner["email"] for learner in LEARNERS}
     for one in made:
         text = mails[one["recipient_email"]].get_body(("plain",)).get_content()

@@ -151,8 +151,8 @@ def test_replies_as_mail_clients_write_them(
     drain(engine, mail_settings)
     answers = [m for m in smtp_server.received[before:] if m.recipients == [world.lead.email]]
     # The help answer to the first reply, then the confirmation; both from the null sender.
-    assert [m.message["Subject"].split(": ")[-1] for m in answers] == [
-        "your reply was not understood", "your email action was done"]
+    assert [m.message["Subject"].split(": ")[0] for m in answers] == [
+        "Reply not understood", "Done"]
     assert all(m.envelope_from == "<>" for m in answers)
     assert all(m.message["Auto-Submitted"] == "auto-replied" for m in answers)
     with Session(engine) as session:
@@ -315,9 +315,9 @@ def test_forwarded_email_answered_by_its_new_reader_changes_nothing(
 
 
 @pytest.mark.parametrize("tamper", [
-    {"proposal": "other"}, {"proposal": "²"}, {"proposal": "-1"}, {"do": "reject"},
+    {"proposal": "other"}, {"proposal": "²"}, {"proposal": "-1"}, {"do": "resubmit"},
     {"do": "withdraw"},
-], ids=["other-proposal", "superscript-digit", "negative-id", "reject", "withdraw"])
+], ids=["other-proposal", "superscript-digit", "negative-id", "resubmit", "withdraw"])
 def test_link_tampered_to_act_elsewhere_changes_nothing(
     engine: Engine, world: World, mail_settings: Settings, smtp_server: SMTPServer,
     app_client: TestClient, tamper: dict[str, str],
@@ -488,7 +488,7 @@ def test_reply_through_the_smtp_listener_approves_and_is_answered_from_the_null_
     sent = len(smtp_server.received)
     drain(engine, mail_settings)
     confirmation, = [m for m in smtp_server.received[sent:] if m.recipients == [world.lead.email]
-                     and "your email action was done" in m.message["Subject"]]
+                     and m.message["Subject"].startswith("Done: ")]
     assert confirmation.envelope_from == "<>"
     assert confirmation.message["Auto-Submitted"] == "auto-replied"
     text = confirmation.message.get_body(("plain",)).get_content()

@@ -133,21 +133,21 @@ def test_enqueue_serves_other_features_and_dedupes_by_key(
     for _ in range(2):
         queued = enqueue(world.session, event="reviewer_assigned", proposal=p,
                          recipients=[reviewer, "Someone@Arizona.edu"], context=context,
-                         what="you are asked to review it", action_needed=True,
+                         what="Review requested", action_needed=True,
                          dedupe_key=f"assign:{p.id}", settings=settings)
         world.session.commit()
     assert queued == 0
     with Session(engine) as fresh:
         rows = fresh.exec(select(OutboxMessage)).all()
     assert sorted(r.recipient for r in rows) == ["reviewer@arizona.edu", "someone@arizona.edu"]
-    assert rows[0].subject == "[Micro-credential] Data Ethics: you are asked to review it"
+    assert rows[0].subject == "Review requested: Data Ethics"
     assert "Carol asked you to review" in rows[0].body_text
 
     with pytest.raises(ValueError, match="needs a subject"):
         enqueue(world.session, event="digest", proposal=None, recipients=["a@arizona.edu"],
                 settings=settings)
     queued = enqueue(world.session, event="digest", proposal=None, recipients=["a@arizona.edu"],
-                     subject="[Micro-credential] Daily digest", context={"items": []},
+                     subject="Daily digest", context={"items": []},
                      settings=settings)
     world.session.commit()
     assert queued == 1

@@ -78,7 +78,7 @@ def test_the_dev_mailbox_shows_admins_what_was_sent(
     assert client.get("/mailbox", headers=world.lead.headers).status_code == 401
     page = client.get("/mailbox", headers=world.admin.headers)
     assert page.status_code == 200
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;: submitted" in page.text
+    assert "Approval needed: &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "<script>" not in page.text
 
     one = client.get(f"/mailbox/{stored[0].id}", headers=world.admin.headers)

@@ -41,20 +41,20 @@ def test_a_waiting_proposal_reminds_its_approvers_once_per_period_then_escalates
     assert schedule(engine, settings, at).reminders == 0  # the same run twice: nothing new
     assert schedule(engine, settings, start + timedelta(days=13)).reminders == 0
     assert queued(engine, "reminder") == [
-        ("lead@arizona.edu", "[Micro-credential] Data Ethics: waiting for your action")]
+        ("lead@arizona.edu", "Reminder, waiting for you: Data Ethics")]
 
     report = schedule(engine, settings, start + timedelta(days=14, hours=1))
     assert (report.reminders, report.escalations) == (1, 1)
     report = schedule(engine, settings, start + timedelta(days=20))
     assert (report.reminders, report.escalations) == (0, 0)
     assert queued(engine, "escalation") == [
-        ("badge@arizona.edu", "[Micro-credential] Data Ethics: overdue")]
+        ("badge@arizona.edu", "Overdue: Data Ethics")]
     with Session(engine) as session:
         escalation = session.exec(select(OutboxMessage).where(
             OutboxMessage.event == "escalation")).one()
     assert "has waited 14 days in department review, past the 14-day limit" in (
         escalation.body_text)
-    assert "Waiting on: lead@arizona.edu" in escalation.body_text
+    assert "Waiting on: Lead (lead@arizona.edu)" in escalation.body_text
 
     # Once it moves on, its clock starts again in the new stage.
     world.fire(p, "approve", world.lead)
@@ -95,9 +95,10 @@ def test_two_schedulers_at_once_queue_each_reminder_once(
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(r.reminders for r in results) == 3
+    # The lead's three reminders come as one email, queued once.
+    assert sum(r.reminders for r in results) == 1
     assert sum(r.escalations for r in results) == 3
-    assert len(queued(engine, "reminder")) == 3
+    assert len(queued(engine, "reminders")) == 1
 
 
 def test_a_digest_user_gets_one_daily_digest_instead_of_requests_and_reminders(
@@ -121,7 +122,7 @@ def test_a_digest_user_gets_one_daily_digest_instead_of_requests_and_reminders(
     assert schedule(engine, settings, day + timedelta(days=1)).digests == 1
     digest = queued(engine, "digest")
     assert digest[0] == ("lead@arizona.edu",
-                         "[Micro-credential] Daily digest: 2 proposals wait for your action")
+                         "Daily digest: 2 proposals wait for you")
     drain(engine, smtp_server.settings(settings))
     message = next(m.message for m in smtp_server.received
                    if m.recipients == ["lead@arizona.edu"])
@@ -141,3 +142,22 @@ def test_the_worker_schedules_with_its_clock(
     clock.advance(days=7, minutes=1)
     assert worker.schedule().reminders == 1
     assert worker.schedule().reminders == 0
+
+
+def test_several_proposals_waiting_for_one_lead_come_as_one_reminder(
+    engine: Engine, world: World, settings: Settings
+) -> None:
+    for title in ("Data Ethics", "Cloud Basics", "Soil Science"):
+        world.fire(world.proposal(title), "submit", world.owner)
+    at = utcnow() + timedelta(days=7, hours=1)
+    assert schedule(engine, settings, at).reminders == 1
+    assert schedule(engine, settings, at).reminders == 0  # the same run twice: nothing new
+    assert queued(engine, "reminder") == []
+    assert queued(engine, "reminders") == [
+        ("lead@arizona.edu", "Reminder: 3 proposals wait for you")]
+    with Session(engine) as session:
+        text = session.exec(select(OutboxMessage.body_text).where(
+            OutboxMessage.event == "reminders")).one()
+    for title in ("Data Ethics", "Cloud Basics", "Soil Science"):
+        assert f"- {title} (department review, 7 days waiting)" in text
+    assert "http://127.0.0.1:8000/settings" in text

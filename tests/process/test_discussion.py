@@ -39,7 +39,7 @@ def test_anyone_who_may_read_the_proposal_comments_and_a_mention_emails_that_per
             OutboxMessage.event == "mentioned")).all()
     assert mail.recipient == world.lead.email
     assert "Colleague mentioned you" in mail.body_text and "confirm the lab space" in mail.body_text
-    assert mail.subject.endswith("you were mentioned in its discussion")
+    assert mail.subject == "Mentioned: Applied Data Storytelling"
 
 
 def test_a_mention_of_someone_who_cannot_read_it_is_refused_and_nothing_is_posted(

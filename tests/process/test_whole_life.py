@@ -131,9 +131,9 @@ def test_a_draft_goes_through_a_meeting_to_publication_is_awarded_and_its_awards
     mails = delivered(engine, mail_settings, smtp_server)
     for office in ("registrar@arizona.edu", "undergrad@arizona.edu"):
         [copy] = mails[office]
-        assert copy["Subject"] == "[Micro-credential] Applied Data Storytelling: published"
+        assert copy["Subject"] == "Published: Applied Data Storytelling"
         assert "You are copied on this" in copy.get_body(("plain",)).get_content()
-    [lead_mail] = [m for m in mails[world.lead.email] if "published" in m["Subject"]]
+    [lead_mail] = [m for m in mails[world.lead.email] if m["Subject"].startswith("Published")]
     assert "update your unit's offering site" in lead_mail.get_body(("plain",)).get_content()
 
     # The department awards it to three learners; one award is revoked.
