@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from notifications import words
 from notifications.compose import enqueue
 from notifications.invitation import invitation
 from notifications.recipients import Recipient, assigned_reviewers
@@ -22,8 +23,10 @@ from workflow.proposals.models import Proposal
 from workflow.reviews.models import Review
 
 
-def when(moment: datetime) -> str:
-    return as_utc(moment).strftime("%A %d %B %Y, %H:%M UTC")
+def when(at: datetime, settings: Settings) -> str:
+    """The meeting's time in the office's zone, the zone named (the invitation carries UTC
+    for calendars to convert)."""
+    return words.moment(at, words.zone_for(settings))
 
 
 def agenda_mail(session: Session, meeting: Meeting, settings: Settings,
@@ -62,11 +65,12 @@ def agenda_mail(session: Session, meeting: Meeting, settings: Settings,
     ) if listed else "No proposal is on the agenda yet."
     ics = invitation(meeting, [(r.email, r.name) for r in people.values()],
                      f"{description}\n\nThe agenda: {url}", url, settings)
-    context = {"meeting": {"title": meeting.title, "when": when(starts),
-                           "ends": (starts + timedelta(minutes=meeting.duration_minutes))
-                           .strftime("%H:%M UTC"),
+    ends = as_utc(starts + timedelta(minutes=meeting.duration_minutes)).astimezone(
+        words.zone_for(settings))
+    context = {"meeting": {"title": meeting.title, "when": when(starts, settings),
+                           "ends": f"{ends.strftime('%I:%M %p').lstrip('0')} {ends.tzname()}",
                            "location": meeting.location, "url": url,
-                           "reviews_due": when(starts)},
+                           "reviews_due": when(starts, settings)},
                "items": listed}
     return enqueue(
         session, event="agenda", proposal=None, recipients=list(people.values()),

@@ -105,6 +105,9 @@ def test_a_draft_goes_through_a_meeting_to_publication_is_awarded_and_its_awards
     assert "January review committee" in agenda_mail["Subject"]
     html = agenda_mail.get_body(("html",)).get_content()
     assert "Applied Data Storytelling" in html and "Reviews are due by the meeting" in html
+    # The time in the office's zone, named (America/Phoenix by default), never in UTC.
+    text = agenda_mail.get_body(("plain",)).get_content()
+    assert " MST" in text and "UTC" not in text and "UTC" not in html
     [invite] = [part for part in agenda_mail.iter_attachments()
                 if part.get_content_type() == "text/calendar"]
     assert invite.get_filename() == "meeting.ics" and invite.get_param("method") == "REQUEST"
