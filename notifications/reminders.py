@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from notifications import agenda, review_notices
-from notifications.compose import enqueue, links, notify, stage_label, without_digest_users
+from notifications import agenda, review_notices, words
+from notifications.about import links
+from notifications.compose import enqueue, notify, without_digest_users
 from notifications.matrix import MATRIX, Event
 from notifications.models import EmailPreference
 from notifications.recipients import (
@@ -137,7 +138,7 @@ def remind(session: Session, settings: Settings, due: list[Due], now: datetime) 
         # The keys of what it lists: the same reminders, due again, are not sent twice.
         key = "reminders:" + hashlib.sha256(
             " ".join(sorted(r.key for r in reminders)).encode()).hexdigest()[:32]
-        items = [{"title": r.item.proposal.title, "stage": stage_label(r.item.proposal.state),
+        items = [{"title": r.item.proposal.title, "stage": words.stage(r.item.proposal.state),
                   "days": r.days, "link": links(r.item.proposal, settings)["proposal"]}
                  for r in sorted(reminders, key=lambda r: r.item.since)]
         queued += enqueue(
@@ -190,7 +191,7 @@ def pending_actions(session: Session, user: User, settings: Settings, now: datet
                 u.id == user.id for u in assigned_reviewers(session, proposal, pending_only=True)))
         )
         if mine:
-            items.append({"title": proposal.title, "stage": stage_label(proposal.state),
+            items.append({"title": proposal.title, "stage": words.stage(proposal.state),
                           "days": int(item.days(now)),
                           "link": links(proposal, settings)["proposal"]})
     return items

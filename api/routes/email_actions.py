@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from api import errors
 from api.deps import ReadSessionDep, SessionDep
-from notifications.compose import links, proposal_facts
+from notifications.about import links, proposal_facts
 from notifications.inbound import action_tokens, policy, receive, refusals
 from notifications.inbound.action_tokens import Preview, Refused
 from plumbing.database import write_session

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from notifications import words
-from notifications.compose import enqueue, proposal_facts, thread_root
+from notifications.about import proposal_facts, thread_root
+from notifications.compose import enqueue
 from notifications.inbound import action_tokens, refusals
 from notifications.inbound.action_tokens import Preview, Refused
 from notifications.inbound.models import InboundMessage
